@@ -1,0 +1,225 @@
+/**
+ * Finds lines in a byte stream, ICS line mode's framing (reference: TCustomLineWSocket).
+ *
+ * Every received byte is scanned once: a partial line is kept as a list of the
+ * chunks it came in (never concatenated until the line is complete), and the
+ * number of delimiter bytes matched at the end of that partial line is
+ * remembered so that a delimiter split across two packets is still found
+ * without rescanning.
+ */
+
+/** What to do with a line that grew past `lineLimit`. */
+export type LineLimitAction = 'discard' | 'keep' | 'close';
+
+export interface LineSink {
+  /**
+   * A complete line, without its delimiter. Returns false to stop the splitter
+   * (line mode switched off, or the connection is going away): the bytes after
+   * this line are then handed back by `push`.
+   */
+  deliverLine(line: Buffer): boolean;
+  /** The partial line grew past the limit; `length` is what it holds so far. */
+  lineLimitExceeded(length: number): LineLimitAction;
+}
+
+export class LineSplitter {
+  private readonly delimiter: Buffer;
+  private parts: Buffer[] = [];
+  private pendingLength = 0;
+  /** Delimiter bytes matched at the very end of the pending bytes. */
+  private partial = 0;
+  /** Dropping the rest of an over-long line up to its delimiter. */
+  private discarding = false;
+  /** The over-long pending line was reported and the sink chose to keep it. */
+  private limitReported = false;
+
+  constructor(
+    delimiter: Buffer,
+    private readonly limit: number,
+    private readonly sink: LineSink,
+  ) {
+    if (delimiter.length === 0) throw new RangeError('lineEnd must not be empty');
+    this.delimiter = delimiter;
+  }
+
+  /** Bytes held for the line not yet terminated. */
+  get pendingBytes(): number {
+    return this.discarding ? 0 : this.pendingLength;
+  }
+
+  /**
+   * Feeds a chunk. Returns the bytes not consumed when the sink stopped the
+   * splitter, `undefined` when all was consumed (or the sink chose to close).
+   */
+  push(chunk: Buffer): Buffer | undefined {
+    let pos = 0;
+    if (this.partial > 0) {
+      const end = this.matchAcrossBoundary(chunk);
+      if (end < 0) return undefined; // chunk consumed as more of a possible delimiter
+      if (end > 0) {
+        const p = this.delimiter.length - end; // delimiter bytes already pending
+        const line = this.takePending(this.pendingLength - p);
+        if (!this.finishLine(line)) return rest(chunk, end);
+        pos = end;
+      }
+    }
+    const delimiter = this.delimiter;
+    for (;;) {
+      const idx = chunk.indexOf(delimiter, pos);
+      if (idx < 0) break;
+      let line: Buffer | undefined;
+      if (this.pendingLength > 0 || this.discarding) {
+        this.append(chunk.subarray(pos, idx));
+        line = this.takePending(this.pendingLength);
+      } else {
+        line = chunk.subarray(pos, idx);
+      }
+      pos = idx + delimiter.length;
+      if (!this.finishLine(line)) return rest(chunk, pos);
+    }
+    if (pos < chunk.length) {
+      this.append(chunk.subarray(pos));
+      this.partial = this.tailMatch();
+      if (this.limit > 0 && !this.discarding && !this.limitReported && this.pendingLength > this.limit) {
+        const action = this.sink.lineLimitExceeded(this.pendingLength);
+        if (action === 'keep') this.limitReported = true;
+        else this.startDiscarding();
+      }
+    }
+    return undefined;
+  }
+
+  /** Removes and returns the partial line (for close, or a switch to raw data). */
+  flush(): Buffer | undefined {
+    const wasDiscarding = this.discarding;
+    const pending = this.takePending(this.pendingLength);
+    this.discarding = false;
+    this.limitReported = false;
+    if (wasDiscarding || pending === undefined || pending.length === 0) return undefined;
+    return pending;
+  }
+
+  /**
+   * Removes the last pending byte (line editing: backspace). Returns false when
+   * there is none.
+   */
+  dropLastByte(): boolean {
+    if (this.pendingLength === 0 || this.discarding) return false;
+    const last = this.parts[this.parts.length - 1];
+    if (last.length === 1) this.parts.pop();
+    else this.parts[this.parts.length - 1] = last.subarray(0, last.length - 1);
+    this.pendingLength--;
+    this.partial = this.tailMatch();
+    return true;
+  }
+
+  /** Delivers a line found, applying the limit; false when the sink stopped us. */
+  private finishLine(line: Buffer | undefined): boolean {
+    if (this.discarding) {
+      this.discarding = false;
+      return true;
+    }
+    const reported = this.limitReported;
+    this.limitReported = false;
+    const length = line === undefined ? 0 : line.length;
+    if (!reported && this.limit > 0 && length > this.limit) {
+      const action = this.sink.lineLimitExceeded(length);
+      if (action === 'close') return false;
+      if (action === 'discard') return true;
+    }
+    return this.sink.deliverLine(line ?? EMPTY);
+  }
+
+  private startDiscarding(): void {
+    // Keep the bytes that may begin the delimiter ending the over-long line.
+    const tail = this.partial > 0 ? lastBytes(this.parts, this.partial) : undefined;
+    this.parts = tail ? [tail] : [];
+    this.pendingLength = tail ? tail.length : 0;
+    this.discarding = true;
+    this.limitReported = false;
+  }
+
+  private append(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    if (this.discarding) {
+      // Keep only what a delimiter split across packets could need.
+      const keep = this.delimiter.length - 1;
+      if (keep === 0) return;
+      this.parts.push(bytes);
+      this.pendingLength += bytes.length;
+      if (this.pendingLength > keep * 2) {
+        const tail = Buffer.concat(this.parts, this.pendingLength).subarray(this.pendingLength - keep);
+        this.parts = [tail];
+        this.pendingLength = tail.length;
+      }
+      return;
+    }
+    this.parts.push(bytes);
+    this.pendingLength += bytes.length;
+  }
+
+  private takePending(length: number): Buffer | undefined {
+    const parts = this.parts;
+    this.parts = [];
+    this.pendingLength = 0;
+    this.partial = 0;
+    if (this.discarding) return undefined;
+    if (parts.length === 0) return undefined;
+    if (parts.length === 1) return parts[0].subarray(0, length);
+    return Buffer.concat(parts, length);
+  }
+
+  /**
+   * The pending bytes end with `partial` bytes of a delimiter: does this chunk
+   * complete it? Returns the index in `chunk` just after the delimiter, 0 when
+   * there is no delimiter across the boundary, or -1 when the whole chunk is
+   * still a possible delimiter prefix (and was appended).
+   */
+  private matchAcrossBoundary(chunk: Buffer): number {
+    const d = this.delimiter;
+    for (let p = this.partial; p > 0; p--) {
+      // p must be a border of the matched prefix: d[0..p) === d[partial-p..partial).
+      if (p !== this.partial && d.compare(d, this.partial - p, this.partial, 0, p) !== 0) continue;
+      const need = d.length - p;
+      const avail = Math.min(need, chunk.length);
+      if (chunk.compare(d, p, p + avail, 0, avail) !== 0) continue;
+      if (avail === need) return need;
+      this.append(chunk);
+      this.partial = p + avail;
+      return -1;
+    }
+    this.partial = 0;
+    return 0;
+  }
+
+  /** The longest proper delimiter prefix that the pending bytes end with. */
+  private tailMatch(): number {
+    const d = this.delimiter;
+    if (d.length === 1 || this.pendingLength === 0) return 0;
+    const want = Math.min(d.length - 1, this.pendingLength);
+    const last = this.parts[this.parts.length - 1];
+    const tail = last.length >= want ? last.subarray(last.length - want) : lastBytes(this.parts, want);
+    for (let p = want; p > 0; p--) {
+      if (tail.compare(d, 0, p, tail.length - p, tail.length) === 0) return p;
+    }
+    return 0;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function rest(chunk: Buffer, pos: number): Buffer | undefined {
+  return pos < chunk.length ? chunk.subarray(pos) : EMPTY;
+}
+
+function lastBytes(parts: Buffer[], count: number): Buffer {
+  const out = Buffer.allocUnsafe(count);
+  let filled = 0;
+  for (let i = parts.length - 1; i >= 0 && filled < count; i--) {
+    const part = parts[i];
+    const take = Math.min(part.length, count - filled);
+    part.copy(out, count - filled - take, part.length - take);
+    filled += take;
+  }
+  return out;
+}

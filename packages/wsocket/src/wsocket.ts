@@ -1,0 +1,507 @@
+import { EventEmitter } from 'node:events';
+import * as net from 'node:net';
+import { LineEditor } from './line-editor';
+import { LineLimitAction, LineSink, LineSplitter } from './line-splitter';
+import { WSOCKET_DEFAULTS, WSocketOptions, validateWSocketOptions } from './options';
+import { SocketState } from './socket-state';
+
+export interface WSocketEvents {
+  sessionConnected: [];
+  line: [line: string];
+  data: [data: Buffer];
+  dataSent: [];
+  lineLimitExceeded: [length: number];
+  sessionClosed: [error: Error | undefined];
+  changeState: [state: SocketState, previous: SocketState];
+  bgException: [error: unknown];
+}
+
+/** Node calls socket listeners with the socket as `this`; this key leads back to its TWSocket. */
+const OWNER = Symbol('ics-ts.wsocket');
+type OwnedSocket = net.Socket & { [OWNER]?: TWSocket };
+
+const LF = 0x0a;
+
+/**
+ * TWSocket: one TCP (or TLS) connection, ICS style. Attach it to an accepted
+ * socket (server side) or `connect()` it (client side); receive lines or raw
+ * data through overridable methods (or the matching events); send with
+ * backpressure; close gracefully, delayed, or at once.
+ */
+export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
+  private socket: OwnedSocket | undefined;
+  private currentState: SocketState = SocketState.closed;
+  private aborted = false;
+  private error: Error | undefined;
+  private splitter: LineSplitter | undefined;
+  private editor: LineEditor | undefined;
+  private lineModeOn: boolean;
+  private lineEndBytes: Buffer;
+  private lineEndText: string;
+  private acceptLf: boolean;
+  private limit: number;
+  private cachedPeerAddr = '';
+  private cachedPeerPort = 0;
+  private cachedLocalAddr = '';
+  private cachedLocalPort = 0;
+
+  lineEcho: boolean;
+  lineEdit: boolean;
+  encoding: BufferEncoding;
+
+  constructor(options: WSocketOptions = {}) {
+    super();
+    validateWSocketOptions(options);
+    this.lineModeOn = options.lineMode ?? WSOCKET_DEFAULTS.lineMode;
+    this.lineEndBytes = toBytes(options.lineEnd ?? WSOCKET_DEFAULTS.lineEnd);
+    this.lineEndText = this.lineEndBytes.toString('latin1');
+    this.acceptLf = options.lineAcceptLf ?? WSOCKET_DEFAULTS.lineAcceptLf;
+    this.limit = options.lineLimit ?? WSOCKET_DEFAULTS.lineLimit;
+    this.lineEcho = options.lineEcho ?? WSOCKET_DEFAULTS.lineEcho;
+    this.lineEdit = options.lineEdit ?? WSOCKET_DEFAULTS.lineEdit;
+    this.encoding = options.encoding ?? WSOCKET_DEFAULTS.encoding;
+  }
+
+  // ---- configuration ---------------------------------------------------
+
+  get lineMode(): boolean {
+    return this.lineModeOn;
+  }
+
+  /**
+   * Switching line mode off hands the bytes of an unfinished line to `onData`
+   * (after the current line's handler returns, when switched inside it), so
+   * nothing is lost or seen twice.
+   */
+  set lineMode(on: boolean) {
+    if (on === this.lineModeOn) return;
+    this.lineModeOn = on;
+    if (!on && this.splitter && !this.delivering) {
+      const pending = this.splitter.flush();
+      if (pending && this.currentState === SocketState.connected) this.dispatchData(pending);
+    }
+  }
+
+  get lineEnd(): string {
+    return this.lineEndText;
+  }
+
+  set lineEnd(value: string | Buffer) {
+    validateWSocketOptions({ lineEnd: value });
+    this.lineEndBytes = toBytes(value);
+    this.lineEndText = this.lineEndBytes.toString('latin1');
+    this.rebuildSplitter();
+  }
+
+  get lineAcceptLf(): boolean {
+    return this.acceptLf;
+  }
+
+  set lineAcceptLf(on: boolean) {
+    this.acceptLf = on;
+    this.rebuildSplitter();
+  }
+
+  get lineLimit(): number {
+    return this.limit;
+  }
+
+  set lineLimit(value: number) {
+    validateWSocketOptions({ lineLimit: value });
+    this.limit = value;
+    this.rebuildSplitter();
+  }
+
+  // ---- facts -------------------------------------------------------------
+
+  get state(): SocketState {
+    return this.currentState;
+  }
+
+  /** Peer address; IPv4 peers of a dual-stack listener read as plain IPv4. Kept after close. */
+  get peerAddr(): string {
+    return unmapIPv4(this.cachedPeerAddr);
+  }
+
+  /** Peer address as the system reported it (`::ffff:127.0.0.1` on a dual-stack listener). */
+  get peerAddrRaw(): string {
+    return this.cachedPeerAddr;
+  }
+
+  get peerPort(): number {
+    return this.cachedPeerPort;
+  }
+
+  get localAddr(): string {
+    return unmapIPv4(this.cachedLocalAddr);
+  }
+
+  get localPort(): number {
+    return this.cachedLocalPort;
+  }
+
+  get bytesReceived(): number {
+    return this.socket?.bytesRead ?? 0;
+  }
+
+  get bytesSent(): number {
+    return this.socket?.bytesWritten ?? 0;
+  }
+
+  /** Bytes accepted by `send` and not yet handed to the system. */
+  get bufferedBytes(): number {
+    return this.socket?.writableLength ?? 0;
+  }
+
+  /** The error that ended the session, if one did. */
+  get lastError(): Error | undefined {
+    return this.error;
+  }
+
+  /** The underlying Node socket (a tls.TLSSocket on TLS listeners). */
+  get rawSocket(): net.Socket | undefined {
+    return this.socket;
+  }
+
+  // ---- opening ------------------------------------------------------------
+
+  /** Takes over an accepted (connected) socket: the server side. */
+  attach(socket: net.Socket): void {
+    if (this.socket) throw new Error('TWSocket.attach: this TWSocket already has a socket');
+    this.bind(socket);
+    this.markConnected();
+  }
+
+  /** Connects to host:port: the client side. Resolves once connected. */
+  connect(host: string, port: number, options: Omit<net.TcpNetConnectOpts, 'host' | 'port'> = {}): Promise<void> {
+    if (this.socket) return Promise.reject(new Error('TWSocket.connect: this TWSocket already has a socket'));
+    const socket = net.connect({ ...options, host, port, allowHalfOpen: true });
+    this.bind(socket);
+    this.setState(SocketState.connecting);
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      socket.once('error', onError);
+      socket.once('connect', () => {
+        socket.removeListener('error', onError);
+        this.markConnected();
+        resolve();
+      });
+    });
+  }
+
+  // ---- sending ------------------------------------------------------------
+
+  /**
+   * Queues bytes for sending. Returns false when the data had to be buffered
+   * (await `drained()` before sending much more) or the socket is not open;
+   * never throws on a closed socket.
+   */
+  send(data: Buffer | Uint8Array | string): boolean {
+    const socket = this.socket;
+    if (!socket || !socket.writable) return false;
+    return typeof data === 'string' ? socket.write(data, this.encoding) : socket.write(data);
+  }
+
+  sendStr(text: string): boolean {
+    return this.send(text);
+  }
+
+  /** Sends `text` followed by `lineEnd`. */
+  sendLine(text: string): boolean {
+    const socket = this.socket;
+    if (!socket || !socket.writable) return false;
+    socket.cork();
+    socket.write(text, this.encoding);
+    const flushed = socket.write(this.lineEndBytes);
+    socket.uncork();
+    return flushed;
+  }
+
+  /** Resolves when everything sent so far has been handed to the system (or the socket closed). */
+  drained(): Promise<void> {
+    const socket = this.socket;
+    if (!socket || socket.writableLength === 0 || socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        socket.removeListener('drain', done);
+        socket.removeListener('close', done);
+        resolve();
+      };
+      socket.once('drain', done);
+      socket.once('close', done);
+    });
+  }
+
+  // ---- closing ------------------------------------------------------------
+
+  /** Graceful close: what was sent is flushed, then the connection ends. */
+  close(): void {
+    const socket = this.socket;
+    if (!socket) return;
+    if (this.currentState === SocketState.connecting) return this.abort();
+    if (this.currentState !== SocketState.connected) return;
+    this.setState(SocketState.closing);
+    socket.end();
+  }
+
+  /** Closes after the current event has finished (safe inside a handler of this connection). */
+  closeDelayed(): void {
+    setImmediate(closeLater, this);
+  }
+
+  /** Destroys the connection at once; unsent data and any unfinished line are dropped. */
+  abort(): void {
+    const socket = this.socket;
+    if (!socket || socket.destroyed) return;
+    this.aborted = true;
+    if (this.currentState !== SocketState.closed) this.setState(SocketState.closing);
+    socket.destroy();
+  }
+
+  // ---- overridable behaviour -----------------------------------------------
+
+  /** The connection is established (client side: connect succeeded; server side: attached). */
+  protected onSessionConnected(): void {
+    this.emit('sessionConnected');
+  }
+
+  /** A complete line in line mode, without its line end, decoded with `encoding`. */
+  protected onLine(line: string): void {
+    this.emit('line', line);
+  }
+
+  /** Raw data (line mode off). */
+  protected onData(data: Buffer): void {
+    this.emit('data', data);
+  }
+
+  /** Everything sent so far has been handed to the system after a send had to buffer. */
+  protected onDataSent(): void {
+    this.emit('dataSent');
+  }
+
+  /**
+   * A line grew past `lineLimit`. 'discard' (the default, as ICS) drops it up to
+   * its line end and goes on with the next line; 'keep' goes on collecting it;
+   * 'close' closes the connection.
+   */
+  protected onLineLimitExceeded(length: number): LineLimitAction {
+    this.emit('lineLimitExceeded', length);
+    return 'discard';
+  }
+
+  /** The connection is gone; `error` says why when it did not end cleanly. */
+  protected onSessionClosed(error: Error | undefined): void {
+    this.emit('sessionClosed', error);
+  }
+
+  /**
+   * An exception escaped one of this connection's handlers. The server routes
+   * it to its `bgException` event; a standalone TWSocket emits `bgException`,
+   * or rethrows when nobody listens. The connection is aborted either way.
+   */
+  protected handleBgException(error: unknown): void {
+    this.abort();
+    if (!this.emit('bgException', error)) {
+      process.nextTick(rethrow, error);
+    }
+  }
+
+  // ---- LineSink (called by the splitter) -------------------------------------
+
+  private delivering = false;
+
+  /** @internal */
+  deliverLine(line: Buffer): boolean {
+    if (this.currentState !== SocketState.connected) return false;
+    this.callLineHandler(line);
+    return this.lineModeOn && this.currentState === SocketState.connected;
+  }
+
+  /** @internal */
+  lineLimitExceeded(length: number): LineLimitAction {
+    let action: LineLimitAction = 'discard';
+    try {
+      action = this.onLineLimitExceeded(length);
+    } catch (err) {
+      this.handleBgException(err);
+      return 'close';
+    }
+    if (action === 'close') this.close();
+    return action;
+  }
+
+  // ---- internals ----------------------------------------------------------------
+
+  private bind(socket: OwnedSocket): void {
+    socket[OWNER] = this;
+    this.socket = socket;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    socket.on('drain', onSocketDrain);
+  }
+
+  private markConnected(): void {
+    const socket = this.socket!;
+    this.cachedPeerAddr = socket.remoteAddress ?? '';
+    this.cachedPeerPort = socket.remotePort ?? 0;
+    this.cachedLocalAddr = socket.localAddress ?? '';
+    this.cachedLocalPort = socket.localPort ?? 0;
+    this.setState(SocketState.connected);
+    this.guard(this.onSessionConnected);
+  }
+
+  /** @internal */
+  handleSocketData(chunk: Buffer): void {
+    if (this.currentState !== SocketState.connected) return;
+    if (!this.lineModeOn) {
+      this.dispatchData(chunk);
+      return;
+    }
+    const splitter = this.splitter ?? (this.splitter = this.createSplitter());
+    if (this.lineEdit) {
+      const edited = (this.editor ??= new LineEditor()).edit(chunk, splitter, this.lineEcho);
+      if (edited.echo) this.send(edited.echo);
+      chunk = edited.data;
+    } else if (this.lineEcho) {
+      this.send(chunk);
+    }
+    this.delivering = true;
+    let rest: Buffer | undefined;
+    try {
+      rest = splitter.push(chunk);
+    } finally {
+      this.delivering = false;
+    }
+    if (!this.lineModeOn && this.currentState === SocketState.connected) {
+      // Line mode was switched off inside a handler: the rest is raw data.
+      const pending = splitter.flush();
+      if (rest && rest.length > 0) this.dispatchData(pending ? Buffer.concat([pending, rest]) : rest);
+      else if (pending) this.dispatchData(pending);
+    }
+  }
+
+  /** @internal The peer sent FIN: deliver the unfinished line, then close our side. */
+  handleSocketEnd(): void {
+    this.deliverFinalLine();
+    this.close();
+  }
+
+  /** @internal */
+  handleSocketClose(hadError: boolean): void {
+    if (!this.aborted) this.deliverFinalLine();
+    this.setState(SocketState.closed);
+    const error = hadError ? this.error : undefined;
+    this.guard(this.onSessionClosed, error);
+  }
+
+  /** @internal */
+  handleSocketError(error: Error): void {
+    this.error ??= error;
+  }
+
+  /** @internal */
+  handleSocketDrain(): void {
+    this.guard(this.onDataSent);
+  }
+
+  private deliverFinalLine(): void {
+    if (!this.lineModeOn || !this.splitter) return;
+    const pending = this.splitter.flush();
+    if (pending) this.callLineHandler(pending);
+  }
+
+  private callLineHandler(line: Buffer): void {
+    let end = line.length;
+    if (this.acceptLf && end > 0 && this.lineEndBytes.length > 1) {
+      // Delimiter is LF here; remove the rest of lineEnd (CR for CRLF) if the peer sent it.
+      const head = this.lineEndBytes.length - 1;
+      if (end >= head && line.compare(this.lineEndBytes, 0, head, end - head, end) === 0) end -= head;
+    }
+    const text = line.toString(this.encoding, 0, end);
+    try {
+      this.onLine(text);
+    } catch (err) {
+      this.handleBgException(err);
+    }
+  }
+
+  private dispatchData(data: Buffer): void {
+    try {
+      this.onData(data);
+    } catch (err) {
+      this.handleBgException(err);
+    }
+  }
+
+  private guard<A extends unknown[]>(method: (...args: A) => void, ...args: A): void {
+    try {
+      method.apply(this, args);
+    } catch (err) {
+      this.handleBgException(err);
+    }
+  }
+
+  private setState(state: SocketState): void {
+    const previous = this.currentState;
+    if (previous === state) return;
+    this.currentState = state;
+    this.emit('changeState', state, previous);
+  }
+
+  private createSplitter(): LineSplitter {
+    const lfOnly = this.acceptLf && this.lineEndBytes[this.lineEndBytes.length - 1] === LF;
+    const delimiter = lfOnly ? LF_BYTES : this.lineEndBytes;
+    return new LineSplitter(delimiter, this.limit, this);
+  }
+
+  /** Line end or limit changed: carry the unfinished line over to a new splitter. */
+  private rebuildSplitter(): void {
+    const old = this.splitter;
+    if (!old) return;
+    const pending = old.flush();
+    this.splitter = this.createSplitter();
+    if (pending) this.splitter.push(pending);
+  }
+}
+
+const LF_BYTES = Buffer.from([LF]);
+
+function toBytes(value: string | Buffer): Buffer {
+  return typeof value === 'string' ? Buffer.from(value, 'latin1') : Buffer.from(value);
+}
+
+/** `::ffff:1.2.3.4` (an IPv4 peer on a dual-stack socket) reads as `1.2.3.4`. */
+export function unmapIPv4(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+function rethrow(error: unknown): void {
+  throw error;
+}
+
+function closeLater(wsocket: TWSocket): void {
+  wsocket.close();
+}
+
+function onSocketData(this: OwnedSocket, chunk: Buffer): void {
+  this[OWNER]?.handleSocketData(chunk);
+}
+
+function onSocketEnd(this: OwnedSocket): void {
+  this[OWNER]?.handleSocketEnd();
+}
+
+function onSocketError(this: OwnedSocket, error: Error): void {
+  this[OWNER]?.handleSocketError(error);
+}
+
+function onSocketClose(this: OwnedSocket, hadError: boolean): void {
+  this[OWNER]?.handleSocketClose(hadError);
+}
+
+function onSocketDrain(this: OwnedSocket): void {
+  this[OWNER]?.handleSocketDrain();
+}
