@@ -8,7 +8,7 @@ const config: Config = {
   testMatch: ['**/test/**/*.test.ts'],
   setupFiles: ['reflect-metadata'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json', isolatedModules: true }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
   },
   moduleNameMapper: { '^@ics-ts/([^/]+)$': '<rootDir>/packages/$1/src' },
   testTimeout: 20000,

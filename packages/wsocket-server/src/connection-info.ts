@@ -1,0 +1,28 @@
+import { unmapIPv4 } from '@ics-ts/wsocket';
+
+/**
+ * Per-connection facts, injectable into a client class's constructor
+ * (`constructor(info: ConnectionInfo)`), known before the socket is attached.
+ */
+export class ConnectionInfo {
+  constructor(
+    /** Sequential id of this connection on its server (ICS CliId). */
+    readonly cliId: number,
+    /** Peer address as the system reported it. */
+    readonly peerAddrRaw: string,
+    readonly peerPort: number,
+    readonly localAddrRaw: string,
+    readonly localPort: number,
+    /** The listener that accepted it: -1 for the main addr/port, else the multiListenSockets index. */
+    readonly multiListenIndex: number,
+  ) {}
+
+  /** Peer address, IPv4 peers of a dual-stack listener as plain IPv4. */
+  get peerAddr(): string {
+    return unmapIPv4(this.peerAddrRaw);
+  }
+
+  get localAddr(): string {
+    return unmapIPv4(this.localAddrRaw);
+  }
+}

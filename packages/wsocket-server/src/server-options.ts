@@ -1,0 +1,127 @@
+import * as net from 'node:net';
+import { describe } from '@ics-ts/wsocket';
+import type { DependencyContainer } from 'tsyringe';
+import type { ClientClassRef, ClientClassRegistry } from './client-registry';
+import { servicePort } from './service-port';
+import type { TWSocketClient } from './wsocket-client';
+
+export type SocketFamily = 'any' | 'ipv4' | 'ipv6';
+
+/**
+ * TWSocketServer options: plain, JSON-friendly (but for `container`,
+ * `registry` and a class given as `clientClass`), the same keys in code and in
+ * a config file. Defaults are in SERVER_DEFAULTS.
+ */
+export interface WSocketServerOptions<C extends TWSocketClient = TWSocketClient> {
+  /** Address to listen on, an IP literal: '0.0.0.0', '::', '127.0.0.1', '::1'. Default '0.0.0.0'. */
+  addr?: string;
+  /** Port number, numeric string or service name ('telnet'); 0 = the system picks one. Default 0. */
+  port?: number | string;
+  /** 'ipv4', 'ipv6' or 'any'; derived from addr when it is not given. */
+  socketFamily?: SocketFamily;
+  /** With an IPv6 addr ('::'), do not also accept IPv4 (so 0.0.0.0 can listen on the same port). Default false. */
+  ipv6Only?: boolean;
+  /** Pending connections the system queues before refusing. Default 511 (ICS: 15). */
+  listenBacklog?: number;
+  /** TWSocketClient subclass, or the name it was registered under. Default TWSocketClient. */
+  clientClass?: ClientClassRef<C>;
+  /** Line sent to each new client after clientConnect; '' sends nothing. Default ''. */
+  banner?: string;
+  /** Line sent to a connection over maxClients before it is closed. Default 'Sorry, too many clients'. */
+  bannerTooBusy?: string;
+  /** Line end for bannerTooBusy (the client class is not instantiated for a rejected connection). Default CRLF. */
+  lineEnd?: string;
+  /** Most clients served at once; 0 = no limit. Default 0. */
+  maxClients?: number;
+  /** Milliseconds a rejected (too busy) connection may take to close before it is destroyed. Default 5000. */
+  tooBusyCloseTimeout?: number;
+  /** Parent container for per-connection child containers. Default: a child of tsyringe's global container. */
+  container?: DependencyContainer;
+  /** Where client class names are looked up. Default: the shared clientClassRegistry. */
+  registry?: ClientClassRegistry;
+}
+
+export const SERVER_DEFAULTS = {
+  addr: '0.0.0.0',
+  port: 0,
+  ipv6Only: false,
+  listenBacklog: 511,
+  banner: '',
+  bannerTooBusy: 'Sorry, too many clients',
+  lineEnd: '\r\n',
+  maxClients: 0,
+  tooBusyCloseTimeout: 5000,
+} as const;
+
+const KNOWN_KEYS = new Set([
+  'addr', 'port', 'socketFamily', 'ipv6Only', 'listenBacklog', 'clientClass', 'banner', 'bannerTooBusy',
+  'lineEnd', 'maxClients', 'tooBusyCloseTimeout', 'container', 'registry',
+]);
+
+/** An option's failure, thrown as `TypeError` or `RangeError` with the option and value named. */
+function fail(kind: 'type' | 'range', where: string, message: string): never {
+  const text = `${where}: ${message}`;
+  throw kind === 'range' ? new RangeError(text) : new TypeError(text);
+}
+
+/** Resolves a port option (number, numeric string, service name) to a number in 0..65535. */
+export function resolvePort(value: unknown, where: string, option = 'port'): number {
+  let port: number | undefined;
+  if (typeof value === 'number') port = value;
+  else if (typeof value === 'string' && /^\d+$/.test(value.trim())) port = Number(value.trim());
+  else if (typeof value === 'string' && value.trim() !== '') {
+    port = servicePort(value.trim());
+    if (port === undefined) fail('type', where, `option ${option}: unknown service name ${describe(value)}`);
+  } else fail('type', where, `option ${option} must be a port number or a service name, got ${describe(value)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    fail('range', where, `option ${option} must be an integer in 0..65535, got ${describe(value)}`);
+  }
+  return port;
+}
+
+/** Checks an IP literal listen address against socketFamily; returns the family to use. */
+export function resolveAddress(addr: unknown, family: unknown, where: string, prefix = ''): SocketFamily {
+  if (typeof addr !== 'string' || net.isIP(addr) === 0) {
+    fail('type', where, `option ${prefix}addr must be an IPv4 or IPv6 address literal, got ${describe(addr)}`);
+  }
+  const ipFamily: SocketFamily = net.isIPv6(addr) ? 'ipv6' : 'ipv4';
+  if (family === undefined) return ipFamily;
+  if (family !== 'any' && family !== 'ipv4' && family !== 'ipv6') {
+    fail('type', where, `option ${prefix}socketFamily must be 'any', 'ipv4' or 'ipv6', got ${describe(family)}`);
+  }
+  if (family !== 'any' && family !== ipFamily) {
+    fail('type', where, `option ${prefix}socketFamily is ${describe(family)} but addr ${describe(addr)} is ${ipFamily}`);
+  }
+  return ipFamily;
+}
+
+export function checkBacklog(value: unknown, where: string, prefix = ''): number {
+  if (!Number.isInteger(value) || (value as number) < 0) {
+    fail('range', where, `option ${prefix}listenBacklog must be an integer >= 0, got ${describe(value)}`);
+  }
+  return value as number;
+}
+
+export function checkCount(value: unknown, where: string, option: string): number {
+  if (!Number.isInteger(value) || (value as number) < 0) {
+    fail('range', where, `option ${option} must be an integer >= 0, got ${describe(value)}`);
+  }
+  return value as number;
+}
+
+export function checkString(value: unknown, where: string, option: string): string {
+  if (typeof value !== 'string') fail('type', where, `option ${option} must be a string, got ${describe(value)}`);
+  return value;
+}
+
+export function checkBoolean(value: unknown, where: string, option: string): boolean {
+  if (typeof value !== 'boolean') fail('type', where, `option ${option} must be a boolean, got ${describe(value)}`);
+  return value;
+}
+
+/** Unknown keys are a typo more often than not: name them. */
+export function checkKnownKeys(options: object, where: string): void {
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_KEYS.has(key)) fail('type', where, `unknown option ${describe(key)}`);
+  }
+}

@@ -1,0 +1,47 @@
+import { TWSocket } from '@ics-ts/wsocket';
+
+/** What a client needs of the server that owns it. */
+export interface ClientOwner {
+  /** @internal */
+  clientClosed(client: TWSocketClient, error: Error | undefined): void;
+  /** @internal */
+  reportBgException(error: unknown, client: TWSocketClient): void;
+}
+
+/**
+ * TWSocketClient: the per-connection object a TWSocketServer creates through
+ * dependency injection. Subclass it, set line options in the constructor
+ * (`super({ lineMode: true })`), and override `onLine`/`onData`,
+ * `onSessionConnected`, `onSessionClosed`, or `startConnection`.
+ */
+export class TWSocketClient extends TWSocket {
+  /** The server that accepted this connection; set before `clientCreate`. */
+  server: ClientOwner | undefined;
+  /** Sequential id on its server (ICS CliId), unique for the life of the server. */
+  cliId = 0;
+  /** Sent (with lineEnd) by `startConnection`; the server's banner unless changed in clientCreate/clientConnect. */
+  banner = '';
+  /** The listener that accepted this connection: -1 the main one, else its multiListenSockets index. */
+  multiListenIndex = -1;
+
+  /**
+   * Greets the peer; the server calls it after `clientConnect`. Override it for
+   * a richer greeting.
+   */
+  startConnection(): void {
+    if (this.banner.length > 0) this.sendLine(this.banner);
+  }
+
+  protected override handleBgException(error: unknown): void {
+    const server = this.server;
+    if (!server) return super.handleBgException(error);
+    this.abort();
+    server.reportBgException(error, this);
+  }
+
+  /** @internal */
+  override handleSocketClose(hadError: boolean): void {
+    super.handleSocketClose(hadError);
+    this.server?.clientClosed(this, this.lastError);
+  }
+}
