@@ -4,6 +4,7 @@ import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
+import { normalizeHostName, subjectAltNames } from './cert-facts';
 
 /**
  * Development certificates, so a demo or a test needs no files: ECDSA P-256
@@ -28,7 +29,11 @@ export interface DevCertificateOptions {
   ca?: DevIdentity;
   /** Start of validity. Default: one hour ago (clock skew). */
   notBefore?: Date;
-  /** Keep the files in this directory and reuse them while valid for the same names. Off unless given. */
+  /**
+   * Keep the files in this directory (`<names[0]>.crt.pem`, `<names[0]>.key.pem`) and reuse them while they
+   * are valid for more than a day, for exactly the same names and from the same issuer (self-signed, or `ca`).
+   * Off unless given.
+   */
   cacheDir?: string;
 }
 
@@ -77,6 +82,8 @@ function dnQuote(name: string): string {
 
 /** A local development CA (self-signed, may sign certificates). */
 export async function createDevCA(name = 'ics-ts development CA', days = 365): Promise<DevIdentity> {
+  if (typeof name !== 'string' || name === '') throw new TypeError(`createDevCA: name must be a non-empty string, got ${JSON.stringify(name)}`);
+  if (!Number.isInteger(days) || days < 1) throw new RangeError(`createDevCA: days must be an integer >= 1, got ${days}`);
   provider();
   const keys = await newKeys();
   const now = Date.now();
@@ -99,13 +106,18 @@ export async function createDevCA(name = 'ics-ts development CA', days = 365): P
 /** A server certificate for `names`: self-signed, or signed by `ca`. */
 export async function createDevCertificate(options: DevCertificateOptions): Promise<DevIdentity> {
   const { names } = options;
-  if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string' || n === '')) {
-    throw new TypeError(`createDevCertificate: option names must be a non-empty array of host names, got ${JSON.stringify(names)}`);
+  if (!Array.isArray(names) || names.length === 0 || names.some((n) => !isHostName(n))) {
+    throw new TypeError(
+      `createDevCertificate: option names must be a non-empty array of host names or IP addresses, got ${JSON.stringify(names)}`,
+    );
   }
   const days = options.days ?? 90;
   if (!Number.isInteger(days) || days < 1) throw new RangeError(`createDevCertificate: option days must be an integer >= 1, got ${days}`);
+  if (options.notBefore !== undefined && (!(options.notBefore instanceof Date) || Number.isNaN(options.notBefore.getTime()))) {
+    throw new TypeError(`createDevCertificate: option notBefore must be a valid Date, got ${String(options.notBefore)}`);
+  }
   if (options.cacheDir) {
-    const cached = readCached(options.cacheDir, names);
+    const cached = readCached(options.cacheDir, names, options.ca);
     if (cached) return cached;
   }
   provider();
@@ -152,19 +164,42 @@ export async function createDevCertificate(options: DevCertificateOptions): Prom
   return identity;
 }
 
+/** A DNS name (a leading `*.` allowed) or an IP address. */
+function isHostName(name: unknown): name is string {
+  if (typeof name !== 'string' || name === '' || name.length > 253) return false;
+  if (isIP(name)) return true;
+  return /^(\*\.)?[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/.test(name);
+}
+
 function cacheBase(dir: string, names: string[]): string {
   return join(dir, names[0].replace(/\*/g, 'x').replace(/[^A-Za-z0-9_.-]/g, '_'));
 }
 
-function readCached(dir: string, names: string[]): DevIdentity | undefined {
+function sameNames(a: string[], b: string[]): boolean {
+  const left = new Set(a.map(normalizeHostName));
+  const right = new Set(b.map(normalizeHostName));
+  return left.size === right.size && [...left].every((n) => right.has(n));
+}
+
+/**
+ * The cached pair for `names`, if it is still usable: valid for more than a
+ * day, for the same names, its key matching, and from the same issuer (the
+ * given CA, or self-signed when there is none).
+ */
+function readCached(dir: string, names: string[], ca: DevIdentity | undefined): DevIdentity | undefined {
   const base = cacheBase(dir, names);
   try {
     const cert = readFileSync(`${base}.crt.pem`, 'latin1');
     const key = readFileSync(`${base}.key.pem`, 'latin1');
     const parsed = new X509Certificate(cert);
-    const sans = (parsed.subjectAltName ?? '').split(', ').map((s) => s.replace(/^(DNS|IP Address):/, ''));
-    const valid = new Date(parsed.validTo).getTime() - Date.now() > DAY_MS;
-    if (valid && names.every((n) => sans.includes(n))) return { cert, key };
+    const now = Date.now();
+    if (new Date(parsed.validTo).getTime() - now <= DAY_MS || new Date(parsed.validFrom).getTime() > now) return undefined;
+    if (!sameNames(subjectAltNames(parsed.subjectAltName), names)) return undefined;
+    if (!parsed.checkPrivateKey(createPrivateKey(key))) return undefined;
+    // checkIssued() also wants keyCertSign on the issuer, which a self-signed leaf does not have.
+    const issuer = ca ? new X509Certificate(ca.cert) : parsed;
+    if (parsed.issuer !== issuer.subject || !parsed.verify(issuer.publicKey)) return undefined;
+    return { cert, key };
   } catch {
     // no usable cached pair: make a new one
   }

@@ -133,7 +133,10 @@ function loadPfx(sources: IdentitySources, bytes: Buffer): { certificate: X509Ce
       ? sources.sslPassword
         ? 'wrong sslPassword'
         : 'the PFX is protected: sslPassword is needed'
-      : `not a usable PKCS#12 file (${message})`;
+      : (err as NodeJS.ErrnoException).code === 'ERR_CRYPTO_UNSUPPORTED_OPERATION'
+        ? 'the PFX uses legacy encryption (RC2/3DES) that OpenSSL 3 does not read; re-export it: ' +
+          '`openssl pkcs12 -legacy -in old.pfx -nodes | openssl pkcs12 -export -out new.pfx`'
+        : `not a usable PKCS#12 file (${message})`;
     throw new IdentityError(`sslCert file ${sources.sslCert}: ${why}`, { cause: err });
   }
   // Node's SecureContext can hand back the leaf it loaded from the PFX (DER).

@@ -12,7 +12,7 @@ export {
 export type { SecurityProfile, SslSrvSecurity } from './security-levels';
 export { IdentityError, isInlinePem, loadIdentity } from './identity';
 export type { IdentitySources, LoadedIdentity } from './identity';
-export { certificateFacts, describeCertificate } from './cert-facts';
-export type { CertificateFacts } from './cert-facts';
+export { certificateFacts, describeCertificate, keyStrength, normalizeHostName, subjectAltNames } from './cert-facts';
+export type { CertificateFacts, KeyStrength } from './cert-facts';
 export { createDevCA, createDevCertificate } from './dev-certificates';
 export type { DevCertificateOptions, DevIdentity } from './dev-certificates';

@@ -61,7 +61,8 @@ interface LevelRow {
 }
 
 const TABLE: Record<SslSrvSecurity, LevelRow> = {
-  none: { min: 'TLSv1.2', max: 'TLSv1.3', tls12: 'ALL', secLevel: 0, serverOrder: true, summary: 'TLS 1.2+, any cipher, no key-size floor' },
+  // ICS uses 'ALL', which includes anonymous suites (no server authentication at all): we exclude those.
+  none: { min: 'TLSv1.2', max: 'TLSv1.3', tls12: 'ALL:!aNULL:!eNULL', secLevel: 0, serverOrder: true, summary: 'TLS 1.2+, any authenticated cipher, no key-size floor' },
   ssl3: { min: 'TLSv1.2', max: 'TLSv1.3', tls12: MOZILLA_TLS12, secLevel: 1, serverOrder: false, summary: 'no longer supported by ICS: same as back but Mozilla ciphers' },
   back: { min: 'TLSv1.2', max: 'TLSv1.3', tls12: MOZILLA_BACK, secLevel: 1, serverOrder: true, summary: 'TLS 1.2+, legacy ciphers (CBC, SHA1) for old clients, 80-bit keys' },
   inter: { min: 'TLSv1.2', max: 'TLSv1.3', tls12: MOZILLA_TLS12, secLevel: 2, serverOrder: false, summary: 'as high (ICS merged inter, interFS and high in V8.66)' },

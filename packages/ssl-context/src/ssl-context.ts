@@ -1,8 +1,8 @@
 import { constants } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as tls from 'node:tls';
-import { CertificateFacts, certificateFacts, describeCertificate } from './cert-facts';
-import { IdentityError, LoadedIdentity, fileFingerprint, loadIdentity } from './identity';
+import { CertificateFacts, certificateFacts, describeCertificate, keyStrength } from './cert-facts';
+import { IdentityError, LoadedIdentity, fileFingerprint, isInlinePem, loadIdentity } from './identity';
 import {
   DEFAULT_SSL_SRV_SECURITY,
   SSL_SRV_SECURITY_LEVELS,
@@ -40,9 +40,15 @@ export interface SslContextOptions {
   sslVerifyPeer?: SslVerifyPeer;
   /** ALPN protocols offered, in preference order ('h2', 'http/1.1', 'imap'...). */
   alpnProtocols?: string[];
-  /** TLS session lifetime in seconds (tickets and cache). Default 300 (ICS). */
+  /** TLS session lifetime in seconds (tickets and cache), 0 to 2147483647. Default 300 (ICS). */
   sessionTimeout?: number;
-  /** Issue session tickets (resumption without server state). Default true. */
+  /**
+   * Issue session tickets (resumption without server state). Default true.
+   * Off, TLS 1.2 sends no ticket and TLS 1.3 only a session-ID reference; as
+   * Node keeps no server-side session cache of its own, there is then no
+   * resumption unless the server stores sessions itself. OpenSSL turns tickets
+   * off by itself from security level 3 (high128, high192).
+   */
   sessionTickets?: boolean;
   /** Refuse an expired or not yet valid certificate instead of warning. Default false. */
   refuseExpired?: boolean;
@@ -63,6 +69,22 @@ export interface ReloadResult {
 }
 
 const WHERE = 'TSslContext';
+const INT32_MAX = 2_147_483_647;
+
+/** What each OpenSSL security level asks of the keys (SSL_CTX_set_security_level). */
+const SECLEVEL_NEEDS: Record<number, string> = {
+  0: 'any key',
+  1: '80-bit: RSA >= 1024 bits or EC >= 160 bits',
+  2: '112-bit: RSA >= 2048 bits or EC >= 224 bits',
+  3: '128-bit: RSA >= 3072 bits or EC >= P-256',
+  4: '192-bit: RSA >= 7680 bits or EC >= P-384',
+  5: '256-bit: RSA >= 15360 bits or EC >= P-521',
+};
+
+function sourceName(sslCert: string): string {
+  return isInlinePem(sslCert) ? 'sslCert (inline PEM)' : `sslCert file ${sslCert}`;
+}
+
 const KNOWN_KEYS = new Set([
   'sslCert', 'sslKey', 'sslPassword', 'sslInter', 'sslCA', 'sslSrvSecurity', 'sslCipherList12', 'sslCipherList13',
   'sslVerifyPeer', 'alpnProtocols', 'sessionTimeout', 'sessionTickets', 'refuseExpired', 'expireWarnDays',
@@ -118,7 +140,13 @@ export class TSslContext extends EventEmitter<SslContextEvents> {
 
   /**
    * Options for the TLS socket of a connection served with this context
-   * (those that Node sets per socket, not per SecureContext).
+   * (those that Node sets per socket, not per SecureContext):
+   * `new tls.TLSSocket(raw, { isServer: true, secureContext: ctx.secureContext, ...ctx.socketOptions() })`.
+   * (`tls.createServer()` ignores a `secureContext` option; it builds its own
+   * from key/cert.) On such a socket 'require' makes OpenSSL refuse a client
+   * that sends no certificate, but a certificate that fails verification only
+   * shows in the socket's verify result, which the server must check and act
+   * on, as tls.Server does.
    */
   socketOptions(): Pick<tls.TLSSocketOptions, 'requestCert' | 'rejectUnauthorized' | 'ALPNProtocols'> {
     const verify = this.options.sslVerifyPeer ?? 'none';
@@ -178,22 +206,54 @@ export class TSslContext extends EventEmitter<SslContextEvents> {
         honorCipherOrder: p.honorCipherOrder,
         sessionTimeout: o.sessionTimeout ?? 300,
         sessionIdContext: 'ics-ts',
-        // Without tickets, sessions resume from the server's cache only.
         secureOptions: o.sessionTickets === false ? constants.SSL_OP_NO_TICKET : undefined,
       });
     } catch (err) {
-      throw new IdentityError(
-        `sslCert ${facts.subject}: OpenSSL refused the identity at security level ${p.level} (${(err as Error).message})`,
+      throw this.contextError(err, identity);
+    }
+    return { identity, context, facts, warnings };
+  }
+
+  /**
+   * Why createSecureContext refused. The cipher lists (and so the OpenSSL
+   * security level) are set before the certificate is loaded, so OpenSSL
+   * checks the key sizes of the chain against the level right then.
+   */
+  private contextError(err: unknown, identity: LoadedIdentity): Error {
+    const o = this.options;
+    const p = this.profile;
+    const message = (err as Error).message;
+    // loadPKCS12 (PFX) throws with the bare OpenSSL reason and no code.
+    const reason = /ee key too small|ca key too small|ca md too weak|no cipher match/i.exec(message)?.[0];
+    const code = (err as NodeJS.ErrnoException).code ?? (reason ? `ERR_SSL_${reason.toUpperCase().replace(/ /g, '_')}` : undefined);
+    const where = sourceName(o.sslCert);
+    const needs = `sslSrvSecurity ${p.level} (OpenSSL security level ${p.secLevel}: ${SECLEVEL_NEEDS[p.secLevel] ?? 'see OpenSSL'})`;
+    if (code === 'ERR_SSL_EE_KEY_TOO_SMALL') {
+      const strength = keyStrength(identity.certificate);
+      return new IdentityError(
+        `${where}: the certificate key (${strength.label}, ${strength.bits}-bit security) is too small for ${needs}`,
         { cause: err },
       );
     }
-    return { identity, context, facts, warnings };
+    if (code === 'ERR_SSL_CA_KEY_TOO_SMALL') {
+      return new IdentityError(`${where}: the key of an intermediate certificate is too small for ${needs}`, { cause: err });
+    }
+    if (code === 'ERR_SSL_CA_MD_TOO_WEAK') {
+      return new IdentityError(`${where}: a certificate of the chain is signed with a digest too weak for ${needs}`, { cause: err });
+    }
+    if (code === 'ERR_SSL_NO_CIPHER_MATCH' && (o.sslCipherList12 || o.sslCipherList13)) {
+      return new TypeError(
+        `${WHERE}: option sslCipherList12/sslCipherList13 names no cipher OpenSSL can use ` +
+          `(sslCipherList12 ${JSON.stringify(o.sslCipherList12)}, sslCipherList13 ${JSON.stringify(o.sslCipherList13)})`,
+      );
+    }
+    return new IdentityError(`${where}: OpenSSL refused the identity at sslSrvSecurity ${p.level} (${message})`, { cause: err });
   }
 
   private checkValidity(facts: CertificateFacts): string[] {
     const warnings: string[] = [];
     const now = Date.now();
-    const where = `sslCert ${this.options.sslCert.includes('-----BEGIN ') ? '(inline PEM)' : this.options.sslCert}`;
+    const where = sourceName(this.options.sslCert);
     let problem: string | undefined;
     if (facts.notAfter.getTime() < now) problem = `${where}: certificate expired on ${facts.notAfter.toISOString()}`;
     else if (facts.notBefore.getTime() > now) problem = `${where}: certificate not valid before ${facts.notBefore.toISOString()}`;
@@ -240,8 +300,10 @@ export function validateSslContextOptions(options: SslContextOptions, where = WH
   }
   for (const key of ['sessionTimeout', 'expireWarnDays'] as const) {
     const value = options[key];
-    if (value !== undefined && (!Number.isInteger(value) || value < 0)) {
-      throw new RangeError(`${where}: option ${key} must be an integer >= 0, got ${JSON.stringify(value)}`);
+    if (value === undefined) continue;
+    if (typeof value !== 'number') throw new TypeError(`${where}: option ${key} must be a number, got ${JSON.stringify(value)}`);
+    if (!Number.isInteger(value) || value < 0 || value > INT32_MAX) {
+      throw new RangeError(`${where}: option ${key} must be an integer from 0 to ${INT32_MAX}, got ${String(value)}`);
     }
   }
   for (const key of ['sessionTickets', 'refuseExpired'] as const) {
