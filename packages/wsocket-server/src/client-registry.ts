@@ -1,5 +1,5 @@
 import { injectable } from 'tsyringe';
-import type { TWSocketClient } from './wsocket-client';
+import { TWSocketClient } from './wsocket-client';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ClientConstructor<C extends TWSocketClient = TWSocketClient> = new (...args: any[]) => C;
@@ -19,6 +19,9 @@ export class ClientClassRegistry {
       throw new TypeError(`client class name must be a non-empty string, got ${JSON.stringify(name)}`);
     }
     if (typeof cls !== 'function') throw new TypeError(`client class "${name}" must be a class`);
+    if (!isClientClass(cls)) {
+      throw new TypeError(`client class "${name}": ${cls.name || 'the class'} does not extend TWSocketClient`);
+    }
     const existing = this.byName.get(name);
     if (existing && existing !== cls) {
       throw new Error(`client class name "${name}" is already registered to ${existing.name}`);
@@ -56,6 +59,14 @@ export class ClientClassRegistry {
     }
     throw new TypeError(`option ${option} must be a TWSocketClient subclass or a registered name, got ${typeof ref}`);
   }
+}
+
+/** TWSocketClient itself or a subclass of it. */
+export function isClientClass(cls: unknown): boolean {
+  return (
+    typeof cls === 'function' &&
+    (cls === TWSocketClient || (cls.prototype !== undefined && cls.prototype instanceof TWSocketClient))
+  );
 }
 
 /** The registry servers use unless given their own. */

@@ -29,6 +29,7 @@ export class Listener {
   private currentState: ListenerState = 'closed';
   private boundPort = 0;
   private error: Error | undefined;
+  private opening: { abort(): void } | undefined;
 
   constructor(
     readonly spec: ListenerSpec,
@@ -58,14 +59,20 @@ export class Listener {
     return `tcp://${host}:${this.boundPort || this.spec.port}`;
   }
 
+  /**
+   * Starts listening. Rejects when already opening (a second concurrent call),
+   * or when `close()` is called before the socket is listening.
+   */
   open(): Promise<void> {
     if (this.currentState === 'listening') return Promise.resolve();
+    if (this.opening) return Promise.reject(new Error(`listen on ${this.url}: already opening`));
     const server: OwnedServer = net.createServer({ allowHalfOpen: true });
     server[OWNER] = this;
     server.on('connection', onConnection);
     const { addr, port, listenBacklog, ipv6Only } = this.spec;
     return new Promise((resolve, reject) => {
       const onStartError = (err: NodeJS.ErrnoException) => {
+        this.opening = undefined;
         server.removeListener('listening', onListening);
         server.close();
         const error = listenError(err, this.url);
@@ -74,6 +81,7 @@ export class Listener {
         reject(error);
       };
       const onListening = () => {
+        this.opening = undefined;
         server.removeListener('error', onStartError);
         server.on('error', onRunError);
         this.netServer = server;
@@ -82,14 +90,36 @@ export class Listener {
         this.currentState = 'listening';
         resolve();
       };
+      // close() while the listen is under way: Node would still bind after its
+      // (asynchronous) address lookup, so wait for the outcome, close, then reject.
+      const abort = () => {
+        this.opening = undefined;
+        const error = new Error(`listen on ${this.url} aborted: closed before it was listening`);
+        server.removeListener('error', onStartError);
+        server.removeListener('listening', onListening);
+        server.removeListener('connection', onConnection);
+        const settle = () => {
+          server.removeListener('error', settle);
+          server.removeListener('listening', onLateListening);
+          reject(error);
+        };
+        const onLateListening = () => {
+          server.removeListener('error', settle);
+          server.close(() => reject(error));
+        };
+        server.once('error', settle);
+        server.once('listening', onLateListening);
+      };
+      this.opening = { abort };
       server.once('error', onStartError);
       server.once('listening', onListening);
       server.listen({ host: addr, port, backlog: listenBacklog, ipv6Only: ipv6Only || undefined });
     });
   }
 
-  /** Stops accepting; connections already accepted are not touched. */
+  /** Stops accepting (or a listen under way); connections already accepted are not touched. */
   close(): void {
+    this.opening?.abort();
     const server = this.netServer;
     this.netServer = undefined;
     this.boundPort = 0;

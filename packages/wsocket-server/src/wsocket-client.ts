@@ -41,7 +41,16 @@ export class TWSocketClient extends TWSocket {
 
   /** @internal */
   override handleSocketClose(hadError: boolean): void {
-    super.handleSocketClose(hadError);
-    this.server?.clientClosed(this, this.lastError);
+    try {
+      super.handleSocketClose(hadError);
+    } catch (error) {
+      // Client code that TWSocket did not guard threw: report it like any client
+      // exception rather than let it escape into Node's socket 'close' event
+      // as an uncaught exception.
+      this.handleBgException(error);
+    } finally {
+      // Whatever happened, the server must hear of it, or the client would stay in its list.
+      this.server?.clientClosed(this, this.lastError);
+    }
   }
 }

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type * as net from 'node:net';
+import { describe } from '@ics-ts/wsocket';
 import { container as globalContainer, DependencyContainer } from 'tsyringe';
-import { ClientClassRef, ClientClassRegistry, ClientConstructor, clientClassRegistry } from './client-registry';
+import { ClientClassRef, ClientClassRegistry, ClientConstructor, clientClassRegistry, isClientClass } from './client-registry';
 import { ConnectionInfo } from './connection-info';
 import { ConnectionAcceptor, Listener } from './listener';
 import {
@@ -75,8 +76,12 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   private readonly clientSet = new Set<C>();
   private clientListCache: C[] | undefined;
   private readonly disconnectWaiters = new Map<C, () => void>();
+  /** Connections turned away (bannerTooBusy sent), until they are closed. */
+  private readonly tooBusySockets = new Set<net.Socket>();
   private lastCliId = 0;
   private currentState: ServerState = 'closed';
+  /** A listen() call is under way. */
+  private listening = false;
   private readonly mainListener: Listener;
 
   constructor(options: WSocketServerOptions<C> = {}) {
@@ -99,10 +104,10 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
       WHERE,
       'tooBusyCloseTimeout',
     );
-    this.registry = options.registry ?? clientClassRegistry;
+    this.registry = checkRegistry(options.registry ?? clientClassRegistry);
     this.cls = this.checkClientClass(options.clientClass ?? (TWSocketClient as unknown as ClientConstructor<C>));
     // Our own child: registrations here never reach the global container.
-    this.serverContainer = (options.container ?? globalContainer).createChildContainer();
+    this.serverContainer = checkContainer(options.container ?? globalContainer).createChildContainer();
     this.serverContainer.register(TWSocketServer, { useValue: this });
     this.mainListener = new Listener(
       {
@@ -181,7 +186,13 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     if (this.mainListener.state === 'listening') {
       throw new Error(`${WHERE}: already listening on ${this.mainListener.url}`);
     }
-    await this.mainListener.open();
+    if (this.listening) throw new Error(`${WHERE}: listen() on ${this.mainListener.url} is already under way`);
+    this.listening = true;
+    try {
+      await this.mainListener.open();
+    } finally {
+      this.listening = false;
+    }
     this.setState('listening');
   }
 
@@ -198,6 +209,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   async shutdown(timeoutMs = 5000): Promise<void> {
     await this.close();
     const all = this.clients.map((client) => this.whenGone(client));
+    // Connections turned away as too busy are already closing: wait for them too.
+    for (const socket of this.tooBusySockets) all.push(whenClosed(socket));
     for (const client of this.clients) client.close();
     if (all.length === 0) return;
     let timer: NodeJS.Timeout | undefined;
@@ -206,7 +219,9 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     });
     await Promise.race([Promise.all(all), timedOut]);
     clearTimeout(timer);
-    await this.disconnectAll();
+    const stragglers = [...this.tooBusySockets].map(whenClosed);
+    for (const socket of this.tooBusySockets) socket.destroy();
+    await Promise.all([this.disconnectAll(), ...stragglers]);
   }
 
   // ---- the client list -------------------------------------------------------
@@ -276,8 +291,20 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     this.clientListCache = undefined;
 
     const created = this.emitGuarded('clientCreate', client);
-    client.attach(socket);
+    try {
+      // Runs client code too (onSessionConnected, changeState listeners).
+      client.attach(socket);
+    } catch (error) {
+      if (!client.rawSocket) socket.destroy(); // never attached: nobody else will close it
+      client.abort();
+      this.reportBgException(error, client);
+      if (!client.rawSocket) this.clientClosed(client, undefined);
+      return;
+    }
     if (!created) return client.abort();
+    // onSessionConnected may have failed (the client was aborted and reported):
+    // no clientConnect for a client that is already going away.
+    if (client.state !== 'connected') return;
     if (!this.emitGuarded('clientConnect', client)) return client.abort();
     if (client.state !== 'connected') return;
     try {
@@ -327,6 +354,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
 
   private rejectTooBusy(socket: net.Socket, listener: Listener): void {
     this.tooBusyCount++;
+    this.tooBusySockets.add(socket);
+    socket.once('close', () => this.tooBusySockets.delete(socket));
     socket.on('error', ignore);
     socket.on('timeout', destroySocket);
     socket.setTimeout(this.tooBusyCloseTimeoutMs);
@@ -378,14 +407,36 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
 
   private checkClientClass(ref: ClientClassRef<C>): ClientConstructor<C> {
     const cls = this.registry.resolve(ref);
-    if (cls !== (TWSocketClient as unknown) && !(cls.prototype instanceof TWSocketClient)) {
+    if (!isClientClass(cls)) {
       throw new TypeError(`${WHERE}: option clientClass: ${cls.name || 'the class'} does not extend TWSocketClient`);
     }
     return cls;
   }
 }
 
+function checkRegistry(registry: unknown): ClientClassRegistry {
+  // Duck-typed, like the container: a second copy of this package has its own class.
+  const candidate = registry as Partial<ClientClassRegistry> | null;
+  if (typeof candidate !== 'object' || candidate === null || typeof candidate.resolve !== 'function') {
+    throw new TypeError(`${WHERE}: option registry must be a ClientClassRegistry, got ${describe(registry)}`);
+  }
+  return candidate as ClientClassRegistry;
+}
+
+function checkContainer(parent: unknown): DependencyContainer {
+  const candidate = parent as Partial<DependencyContainer> | null;
+  if (typeof candidate !== 'object' || candidate === null || typeof candidate.createChildContainer !== 'function') {
+    throw new TypeError(`${WHERE}: option container must be a tsyringe DependencyContainer, got ${describe(parent)}`);
+  }
+  return candidate as DependencyContainer;
+}
+
 function ignore(): void {}
+
+function whenClosed(socket: net.Socket): Promise<void> {
+  if (socket.closed) return Promise.resolve();
+  return new Promise((resolve) => socket.once('close', () => resolve()));
+}
 
 function destroySocket(this: net.Socket): void {
   this.destroy();

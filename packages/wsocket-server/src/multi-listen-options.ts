@@ -1,0 +1,58 @@
+import { describe } from '@ics-ts/wsocket';
+import type { ClientClassRef } from './client-registry';
+import type { ListenerSpec } from './listener';
+import { SocketFamily, checkBacklog, resolveAddress, resolvePort } from './server-options';
+import type { TWSocketClient } from './wsocket-client';
+
+/**
+ * One extra listener (ICS TWSocketMultiListenItem): its own address, port,
+ * family, backlog, TLS and, our addition, its own client class.
+ */
+export interface MultiListenItem<C extends TWSocketClient = TWSocketClient> {
+  addr: string;
+  /** Number, numeric string or service name; 0 = the system picks one. */
+  port: number | string;
+  socketFamily?: SocketFamily;
+  /** With '::', take IPv6 only, so 0.0.0.0 can listen on the same port. Default false. */
+  ipv6Only?: boolean;
+  /** Default: the server's listenBacklog. */
+  listenBacklog?: number;
+  /** Serve TLS on this listener (needs `sslContext` here or on the server). Default false. */
+  sslEnable?: boolean;
+  /** The TLS context (identity and security level) for this listener; default: the server's. */
+  sslContext?: unknown;
+  /** Client class for connections accepted here (a class or registered name); default: the server's. */
+  clientClass?: ClientClassRef<C>;
+}
+
+const ITEM_KEYS = new Set(['addr', 'port', 'socketFamily', 'ipv6Only', 'listenBacklog', 'sslEnable', 'sslContext', 'clientClass']);
+
+/** Validates item `index`; every message names `multiListenSockets[index]`. */
+export function listenerSpecFromItem(item: unknown, index: number, defaultBacklog: number, where: string): ListenerSpec {
+  const prefix = `multiListenSockets[${index}].`;
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+    throw new TypeError(`${where}: option multiListenSockets[${index}] must be an object, got ${describe(item)}`);
+  }
+  const entry = item as Record<string, unknown>;
+  for (const key of Object.keys(entry)) {
+    if (!ITEM_KEYS.has(key)) throw new TypeError(`${where}: unknown option ${prefix}${key}`);
+  }
+  const addr = entry.addr;
+  const socketFamily = resolveAddress(addr, entry.socketFamily, where, prefix);
+  const port = resolvePort(entry.port, where, `${prefix}port`);
+  const listenBacklog = checkBacklog(entry.listenBacklog ?? defaultBacklog, where, prefix);
+  if (entry.ipv6Only !== undefined && typeof entry.ipv6Only !== 'boolean') {
+    throw new TypeError(`${where}: option ${prefix}ipv6Only must be a boolean, got ${describe(entry.ipv6Only)}`);
+  }
+  if (entry.sslEnable !== undefined && typeof entry.sslEnable !== 'boolean') {
+    throw new TypeError(`${where}: option ${prefix}sslEnable must be a boolean, got ${describe(entry.sslEnable)}`);
+  }
+  return {
+    index,
+    addr: addr as string,
+    port,
+    socketFamily,
+    ipv6Only: (entry.ipv6Only as boolean | undefined) ?? false,
+    listenBacklog,
+  };
+}
