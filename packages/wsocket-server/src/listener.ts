@@ -1,4 +1,6 @@
 import * as net from 'node:net';
+import type { TSslContext } from '@ics-ts/ssl-context';
+import type { ClientConstructor } from './client-registry';
 import type { SocketFamily } from './server-options';
 
 export type ListenerState = 'closed' | 'listening' | 'failed';
@@ -18,6 +20,24 @@ export interface ListenerSpec {
   socketFamily: SocketFamily;
   ipv6Only: boolean;
   listenBacklog: number;
+  /** Serve TLS: every connection is handshaken with `sslContext` before it is a client. */
+  sslEnable: boolean;
+  sslContext?: TSslContext;
+  /** This listener's own client class; the server's when undefined. */
+  clientClass?: ClientConstructor;
+}
+
+/** A listener as a person reads it (ICS ListenStates). */
+export interface ListenerStatus {
+  index: number;
+  addr: string;
+  /** The port as asked. */
+  port: number;
+  /** The port bound, 0 when not listening. */
+  bindPort: number;
+  tls: boolean;
+  state: ListenerState;
+  lastError?: string;
 }
 
 const OWNER = Symbol('ics-ts.listener');
@@ -53,10 +73,17 @@ export class Listener {
     return this.error;
   }
 
-  /** `tcp://127.0.0.1:2323`, `tcp://[::1]:2323` */
+  /** `tcp://127.0.0.1:2323`, `tls://[::1]:2324` */
   get url(): string {
     const host = net.isIPv6(this.spec.addr) ? `[${this.spec.addr}]` : this.spec.addr;
-    return `tcp://${host}:${this.boundPort || this.spec.port}`;
+    return `${this.spec.sslEnable ? 'tls' : 'tcp'}://${host}:${this.boundPort || this.spec.port}`;
+  }
+
+  get status(): ListenerStatus {
+    const { index, addr, port, sslEnable } = this.spec;
+    const status: ListenerStatus = { index, addr, port, bindPort: this.boundPort, tls: sslEnable, state: this.currentState };
+    if (this.error) status.lastError = this.error.message;
+    return status;
   }
 
   /**

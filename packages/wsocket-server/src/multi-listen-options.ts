@@ -1,7 +1,8 @@
+import type { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
 import { describe } from '@ics-ts/wsocket';
-import type { ClientClassRef } from './client-registry';
+import type { ClientClassRef, ClientConstructor } from './client-registry';
 import type { ListenerSpec } from './listener';
-import { SocketFamily, checkBacklog, resolveAddress, resolvePort } from './server-options';
+import { SocketFamily, checkBacklog, resolveAddress, resolvePort, resolveSslContext } from './server-options';
 import type { TWSocketClient } from './wsocket-client';
 
 /**
@@ -19,16 +20,23 @@ export interface MultiListenItem<C extends TWSocketClient = TWSocketClient> {
   listenBacklog?: number;
   /** Serve TLS on this listener (needs `sslContext` here or on the server). Default false. */
   sslEnable?: boolean;
-  /** The TLS context (identity and security level) for this listener; default: the server's. */
-  sslContext?: unknown;
+  /** The TLS context (identity and security level) for this listener, or its options; default: the server's. */
+  sslContext?: TSslContext | SslContextOptions;
   /** Client class for connections accepted here (a class or registered name); default: the server's. */
   clientClass?: ClientClassRef<C>;
 }
 
 const ITEM_KEYS = new Set(['addr', 'port', 'socketFamily', 'ipv6Only', 'listenBacklog', 'sslEnable', 'sslContext', 'clientClass']);
 
+/** What an item falls back to: the server's settings. */
+export interface ItemDefaults {
+  listenBacklog: number;
+  sslContext: TSslContext | undefined;
+  resolveClientClass(ref: ClientClassRef, option: string): ClientConstructor;
+}
+
 /** Validates item `index`; every message names `multiListenSockets[index]`. */
-export function listenerSpecFromItem(item: unknown, index: number, defaultBacklog: number, where: string): ListenerSpec {
+export function listenerSpecFromItem(item: unknown, index: number, defaults: ItemDefaults, where: string): ListenerSpec {
   const prefix = `multiListenSockets[${index}].`;
   if (item === null || typeof item !== 'object' || Array.isArray(item)) {
     throw new TypeError(`${where}: option multiListenSockets[${index}] must be an object, got ${describe(item)}`);
@@ -40,13 +48,22 @@ export function listenerSpecFromItem(item: unknown, index: number, defaultBacklo
   const addr = entry.addr;
   const socketFamily = resolveAddress(addr, entry.socketFamily, where, prefix);
   const port = resolvePort(entry.port, where, `${prefix}port`);
-  const listenBacklog = checkBacklog(entry.listenBacklog ?? defaultBacklog, where, prefix);
+  const listenBacklog = checkBacklog(entry.listenBacklog ?? defaults.listenBacklog, where, prefix);
   if (entry.ipv6Only !== undefined && typeof entry.ipv6Only !== 'boolean') {
     throw new TypeError(`${where}: option ${prefix}ipv6Only must be a boolean, got ${describe(entry.ipv6Only)}`);
   }
   if (entry.sslEnable !== undefined && typeof entry.sslEnable !== 'boolean') {
     throw new TypeError(`${where}: option ${prefix}sslEnable must be a boolean, got ${describe(entry.sslEnable)}`);
   }
+  const sslEnable = (entry.sslEnable as boolean | undefined) ?? false;
+  const sslContext = resolveSslContext(entry.sslContext, where, `${prefix}sslContext`) ?? defaults.sslContext;
+  if (sslEnable && !sslContext) {
+    throw new TypeError(`${where}: option ${prefix}sslEnable needs an sslContext (on the item or on the server)`);
+  }
+  const clientClass =
+    entry.clientClass === undefined
+      ? undefined
+      : defaults.resolveClientClass(entry.clientClass as ClientClassRef, `${prefix}clientClass`);
   return {
     index,
     addr: addr as string,
@@ -54,5 +71,8 @@ export function listenerSpecFromItem(item: unknown, index: number, defaultBacklo
     socketFamily,
     ipv6Only: (entry.ipv6Only as boolean | undefined) ?? false,
     listenBacklog,
+    sslEnable,
+    sslContext: sslEnable ? sslContext : undefined,
+    clientClass,
   };
 }

@@ -1,7 +1,9 @@
 import * as net from 'node:net';
 import { describe } from '@ics-ts/wsocket';
+import { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
 import type { DependencyContainer } from 'tsyringe';
 import type { ClientClassRef, ClientClassRegistry } from './client-registry';
+import type { MultiListenItem } from './multi-listen-options';
 import { servicePort } from './service-port';
 import type { TWSocketClient } from './wsocket-client';
 
@@ -35,6 +37,14 @@ export interface WSocketServerOptions<C extends TWSocketClient = TWSocketClient>
   maxClients?: number;
   /** Milliseconds a rejected (too busy) connection may take to close before it is destroyed. Default 5000. */
   tooBusyCloseTimeout?: number;
+  /** Extra listeners beside addr/port (ICS MultiListenSockets). Default none. */
+  multiListenSockets?: MultiListenItem<C>[];
+  /** Serve TLS on addr/port. Default false. */
+  sslEnable?: boolean;
+  /** TLS identity and settings: a TSslContext or its options; the default for TLS listeners. */
+  sslContext?: TSslContext | SslContextOptions;
+  /** Milliseconds a TLS handshake may take before the peer is dropped; 0 = no limit. Default 10000. */
+  sslHandshakeTimeout?: number;
   /** Parent container for per-connection child containers. Default: a child of tsyringe's global container. */
   container?: DependencyContainer;
   /** Where client class names are looked up. Default: the shared clientClassRegistry. */
@@ -51,11 +61,14 @@ export const SERVER_DEFAULTS = {
   lineEnd: '\r\n',
   maxClients: 0,
   tooBusyCloseTimeout: 5000,
+  sslEnable: false,
+  sslHandshakeTimeout: 10000,
 } as const;
 
 const KNOWN_KEYS = new Set([
   'addr', 'port', 'socketFamily', 'ipv6Only', 'listenBacklog', 'clientClass', 'banner', 'bannerTooBusy',
-  'lineEnd', 'maxClients', 'tooBusyCloseTimeout', 'container', 'registry',
+  'lineEnd', 'maxClients', 'tooBusyCloseTimeout', 'container', 'registry', 'multiListenSockets', 'sslEnable',
+  'sslContext', 'sslHandshakeTimeout',
 ]);
 
 /** An option's failure, thrown as `TypeError` or `RangeError` with the option and value named. */
@@ -123,5 +136,23 @@ export function checkBoolean(value: unknown, where: string, option: string): boo
 export function checkKnownKeys(options: object, where: string): void {
   for (const key of Object.keys(options)) {
     if (!KNOWN_KEYS.has(key)) fail('type', where, `unknown option ${describe(key)}`);
+  }
+}
+
+/** A TSslContext as given, or built from its options; errors name the option. */
+export function resolveSslContext(value: unknown, where: string, option: string): TSslContext | undefined {
+  if (value === undefined) return undefined;
+  if (value instanceof TSslContext) return value;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    fail('type', where, `option ${option} must be a TSslContext or its options, got ${describe(value)}`);
+  }
+  try {
+    return new TSslContext(value as SslContextOptions);
+  } catch (err) {
+    const error = err as Error;
+    const message = `${where}: option ${option}: ${error.message.replace(/^TSslContext: /, '')}`;
+    if (error instanceof RangeError) throw new RangeError(message, { cause: err });
+    if (error instanceof TypeError) throw new TypeError(message, { cause: err });
+    throw new Error(message, { cause: err });
   }
 }

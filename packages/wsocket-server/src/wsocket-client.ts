@@ -1,4 +1,5 @@
 import { TWSocket } from '@ics-ts/wsocket';
+import { TlsFacts, readTlsFacts } from './tls-facts';
 
 /** What a client needs of the server that owns it. */
 export interface ClientOwner {
@@ -23,6 +24,27 @@ export class TWSocketClient extends TWSocket {
   banner = '';
   /** The listener that accepted this connection: -1 the main one, else its multiListenSockets index. */
   multiListenIndex = -1;
+
+  private tlsFacts: TlsFacts | undefined | null = null;
+
+  /**
+   * TLS facts (protocol, cipher, SNI name, ALPN, client certificate) when the
+   * connection came through a TLS listener; undefined on a plain one. Read
+   * once and kept, so they stay readable after close.
+   */
+  get tls(): TlsFacts | undefined {
+    if (this.tlsFacts === null) {
+      const socket = this.rawSocket;
+      if (!socket) return undefined;
+      this.tlsFacts = readTlsFacts(socket);
+    }
+    return this.tlsFacts;
+  }
+
+  /** The connection is TLS (its listener had sslEnable). */
+  get sslEnabled(): boolean {
+    return this.tls !== undefined;
+  }
 
   /**
    * Greets the peer; the server calls it after `clientConnect`. Override it for

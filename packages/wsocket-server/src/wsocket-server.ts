@@ -1,10 +1,13 @@
 import { EventEmitter } from 'node:events';
 import type * as net from 'node:net';
+import type * as tls from 'node:tls';
+import type { TSslContext } from '@ics-ts/ssl-context';
 import { describe } from '@ics-ts/wsocket';
 import { container as globalContainer, DependencyContainer } from 'tsyringe';
 import { ClientClassRef, ClientClassRegistry, ClientConstructor, clientClassRegistry, isClientClass } from './client-registry';
 import { ConnectionInfo } from './connection-info';
-import { ConnectionAcceptor, Listener } from './listener';
+import { ConnectionAcceptor, Listener, ListenerSpec, ListenerStatus } from './listener';
+import { MultiListenItem, listenerSpecFromItem } from './multi-listen-options';
 import {
   SERVER_DEFAULTS,
   SocketFamily,
@@ -16,10 +19,19 @@ import {
   checkString,
   resolveAddress,
   resolvePort,
+  resolveSslContext,
 } from './server-options';
+import { HandshakeFailure, HandshakeOwner, startServerHandshake } from './tls-handshake';
 import { ClientOwner, TWSocketClient } from './wsocket-client';
 
 export type ServerState = 'closed' | 'listening';
+
+/** A listener that could not be opened by multiListenEx. */
+export interface ListenFailure {
+  index: number;
+  url: string;
+  error: Error;
+}
 
 /** A connection turned away because maxClients was reached. */
 export interface TooBusyInfo {
@@ -42,6 +54,8 @@ export interface WSocketServerEvents<C extends TWSocketClient> {
   bgException: [error: unknown, client: C | undefined];
   /** A connection over maxClients got bannerTooBusy and is being closed. */
   tooBusy: [info: TooBusyInfo];
+  /** A TLS handshake failed (garbage, timeout, refused client certificate...); the connection is closed. */
+  sslHandshakeError: [failure: HandshakeFailure];
 }
 
 const WHERE = 'TWSocketServer';
@@ -54,7 +68,7 @@ const WHERE = 'TWSocketServer';
  */
 export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   extends EventEmitter<WSocketServerEvents<C>>
-  implements ConnectionAcceptor, ClientOwner
+  implements ConnectionAcceptor, ClientOwner, HandshakeOwner
 {
   readonly addr: string;
   /** The port as configured, resolved to a number (ICS PortNum); 0 = system-chosen. */
@@ -62,14 +76,22 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   readonly socketFamily: SocketFamily;
   readonly ipv6Only: boolean;
   readonly listenBacklog: number;
+  readonly sslEnable: boolean;
+  /** The server's TLS context: addr/port's when sslEnable, the default of TLS listeners. */
+  readonly sslContext: TSslContext | undefined;
   /** Connections turned away with bannerTooBusy since the server was made. */
   tooBusyCount = 0;
+  /** TLS handshakes that failed since the server was made. */
+  sslHandshakeErrors = 0;
 
   private bannerText: string;
   private bannerTooBusyText: string;
   private lineEndText: string;
   private maxClientsValue: number;
   private tooBusyCloseTimeoutMs: number;
+  private sslHandshakeTimeoutMs: number;
+  /** Admitted TLS connections still in their handshake: they count against maxClients. */
+  private handshaking = 0;
   private cls: ClientConstructor<C>;
   private readonly registry: ClientClassRegistry;
   private readonly serverContainer: DependencyContainer;
@@ -83,6 +105,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   /** A listen() call is under way. */
   private listening = false;
   private readonly mainListener: Listener;
+  /** The main listener, then multiListenSockets in order (index -1, 0, 1...). */
+  private readonly listenerList: Listener[];
 
   constructor(options: WSocketServerOptions<C> = {}) {
     super();
@@ -104,8 +128,21 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
       WHERE,
       'tooBusyCloseTimeout',
     );
+    this.sslHandshakeTimeoutMs = checkCount(
+      options.sslHandshakeTimeout ?? SERVER_DEFAULTS.sslHandshakeTimeout,
+      WHERE,
+      'sslHandshakeTimeout',
+    );
+    this.sslEnable = checkBoolean(options.sslEnable ?? SERVER_DEFAULTS.sslEnable, WHERE, 'sslEnable');
+    this.sslContext = resolveSslContext(options.sslContext, WHERE, 'sslContext');
+    if (this.sslEnable && !this.sslContext) throw new TypeError(`${WHERE}: option sslEnable needs option sslContext`);
     this.registry = checkRegistry(options.registry ?? clientClassRegistry);
     this.cls = this.checkClientClass(options.clientClass ?? (TWSocketClient as unknown as ClientConstructor<C>));
+    const items = options.multiListenSockets ?? [];
+    if (!Array.isArray(items)) {
+      throw new TypeError(`${WHERE}: option multiListenSockets must be an array, got ${describe(items)}`);
+    }
+    const itemSpecs = items.map((item, index) => this.itemSpec(item, index));
     // Our own child: registrations here never reach the global container.
     this.serverContainer = checkContainer(options.container ?? globalContainer).createChildContainer();
     this.serverContainer.register(TWSocketServer, { useValue: this });
@@ -117,9 +154,12 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
         socketFamily: this.socketFamily,
         ipv6Only: this.ipv6Only,
         listenBacklog: this.listenBacklog,
+        sslEnable: this.sslEnable,
+        sslContext: this.sslEnable ? this.sslContext : undefined,
       },
       this,
     );
+    this.listenerList = [this.mainListener, ...itemSpecs.map((spec) => new Listener(spec, this))];
   }
 
   // ---- settings that may change at run time (new connections only) ----
@@ -181,25 +221,111 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     return this.mainListener;
   }
 
-  /** Starts listening on addr/port; rejects with an error naming both (EADDRINUSE, EACCES...). */
+  /** Every listener: the main one (index -1), then multiListenSockets in order. */
+  get listenSockets(): readonly Listener[] {
+    return this.listenerList;
+  }
+
+  /**
+   * Opens every listener, all or nothing (ICS MultiListen): on the first
+   * failure the ones already opened are closed again and the error names the
+   * listener (address, port, system code: EADDRINUSE, EACCES...).
+   */
   async listen(): Promise<void> {
-    if (this.mainListener.state === 'listening') {
-      throw new Error(`${WHERE}: already listening on ${this.mainListener.url}`);
-    }
-    if (this.listening) throw new Error(`${WHERE}: listen() on ${this.mainListener.url} is already under way`);
-    this.listening = true;
-    try {
-      await this.mainListener.open();
-    } finally {
-      this.listening = false;
-    }
+    const open = this.listenerList.find((l) => l.state === 'listening');
+    if (open) throw new Error(`${WHERE}: already listening on ${open.url}`);
+    await this.guardListen(async () => {
+      const opened: Listener[] = [];
+      try {
+        for (const listener of this.listenerList) {
+          await listener.open();
+          opened.push(listener);
+        }
+      } catch (error) {
+        for (const listener of opened) listener.close();
+        throw error;
+      }
+    });
     this.setState('listening');
   }
 
-  /** Stops listening (ICS Close); connected clients stay connected. */
+  /** ICS MultiListen: the same as listen(). */
+  multiListen(): Promise<void> {
+    return this.listen();
+  }
+
+  /**
+   * Opens every listener that can be opened (ICS MultiListenEx) and returns the
+   * failures, one per listener that could not listen; an empty list is success.
+   */
+  async multiListenEx(): Promise<ListenFailure[]> {
+    const failures: ListenFailure[] = [];
+    await this.guardListen(async () => {
+      for (const listener of this.listenerList) {
+        if (listener.state === 'listening') continue;
+        try {
+          await listener.open();
+        } catch (error) {
+          failures.push({ index: listener.index, url: listener.url, error: error as Error });
+        }
+      }
+    });
+    if (this.listenAny) this.setState('listening');
+    return failures;
+  }
+
+  /** Every listener is listening (ICS ListenAllOK). */
+  get listenAllOk(): boolean {
+    return this.listenerList.every((l) => l.state === 'listening');
+  }
+
+  /** At least one listener is listening (ICS ListenAny). */
+  get listenAny(): boolean {
+    return this.listenerList.some((l) => l.state === 'listening');
+  }
+
+  /** Each listener's address, ports, TLS, state and last error (ICS ListenStates). */
+  get listenStates(): ListenerStatus[] {
+    return this.listenerList.map((l) => l.status);
+  }
+
+  /** listenStates as lines a person reads at a glance. */
+  listenStatesText(): string {
+    return this.listenerList
+      .map((l) => {
+        const s = l.status;
+        const name = s.index < 0 ? 'main' : `#${s.index}`;
+        const port = s.bindPort && s.bindPort !== s.port ? `${s.port} (bound ${s.bindPort})` : String(s.bindPort || s.port);
+        return `${name.padEnd(5)} ${(s.tls ? 'tls' : 'tcp').padEnd(4)}${s.addr} port ${port}: ${s.state}${s.lastError ? ` (${s.lastError})` : ''}`;
+      })
+      .join('\n');
+  }
+
+  /** Stops every listener (ICS MultiClose); connected clients stay connected. */
   async close(): Promise<void> {
-    this.mainListener.close();
+    for (const listener of this.listenerList) listener.close();
     this.setState('closed');
+  }
+
+  /** Stops one listener (-1 the main one); its clients stay connected. */
+  closeListenSocket(index: number): void {
+    this.listenerAt(index).close();
+    if (!this.listenAny) this.setState('closed');
+  }
+
+  /** (Re)opens one listener (-1 the main one). */
+  async openListenSocket(index: number): Promise<void> {
+    await this.listenerAt(index).open();
+    this.setState('listening');
+  }
+
+  /** Adds a listener at run time (validated like a multiListenSockets item) and opens it. */
+  async addListenSocket(item: MultiListenItem<C>): Promise<Listener> {
+    const listener = new Listener(this.itemSpec(item, this.listenerList.length - 1), this);
+    await listener.open();
+    this.listenerList.push(listener);
+    this.setState('listening');
+    return listener;
   }
 
   /**
@@ -258,12 +384,36 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
 
   // ---- ConnectionAcceptor ------------------------------------------------------
 
-  /** @internal */
+  /** @internal Admission first, before any TLS work or object: then TLS, then the client. */
   acceptConnection(socket: net.Socket, listener: Listener): void {
-    if (this.maxClientsValue > 0 && this.clientSet.size >= this.maxClientsValue) {
+    const max = this.maxClientsValue;
+    const tooBusy = max > 0 && this.clientSet.size + this.handshaking >= max;
+    const context = listener.spec.sslContext;
+    if (context) {
+      if (!tooBusy) this.handshaking++;
+      startServerHandshake(socket, context, this.sslHandshakeTimeoutMs, this, listener, tooBusy);
+    } else if (tooBusy) {
       this.rejectTooBusy(socket, listener);
-      return;
+    } else {
+      this.admit(socket, listener);
     }
+  }
+
+  /** @internal */
+  handshakeDone(socket: tls.TLSSocket, listener: Listener, tooBusy: boolean): void {
+    if (tooBusy) return this.rejectTooBusy(socket, listener);
+    this.handshaking--;
+    this.admit(socket, listener);
+  }
+
+  /** @internal */
+  handshakeFailed(failure: HandshakeFailure, tooBusy: boolean): void {
+    if (!tooBusy) this.handshaking--;
+    this.sslHandshakeErrors++;
+    if (this.listenerCount('sslHandshakeError') > 0) this.emitGuarded('sslHandshakeError', failure);
+  }
+
+  private admit(socket: net.Socket, listener: Listener): void {
     const cliId = ++this.lastCliId;
     const info = new ConnectionInfo(
       cliId,
@@ -277,7 +427,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     try {
       const connection = this.serverContainer.createChildContainer();
       connection.register(ConnectionInfo, { useValue: info });
-      client = connection.resolve(this.cls);
+      client = connection.resolve((listener.spec.clientClass as ClientConstructor<C> | undefined) ?? this.cls);
     } catch (error) {
       socket.destroy();
       this.reportBgException(error, undefined);
@@ -290,6 +440,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     this.clientSet.add(client);
     this.clientListCache = undefined;
 
+    if (listener.spec.sslEnable) void client.tls; // read the TLS facts while the socket is open
     const created = this.emitGuarded('clientCreate', client);
     try {
       // Runs client code too (onSessionConnected, changeState listeners).
@@ -380,7 +531,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   }
 
   /** Emits; an exception from a handler goes to bgException (false is returned). */
-  private emitGuarded<K extends 'clientCreate' | 'clientConnect' | 'clientDisconnect' | 'tooBusy'>(
+  private emitGuarded<K extends 'clientCreate' | 'clientConnect' | 'clientDisconnect' | 'tooBusy' | 'sslHandshakeError'>(
     event: K,
     ...args: WSocketServerEvents<C>[K]
   ): boolean {
@@ -388,7 +539,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
       (this.emit as (event: K, ...args: WSocketServerEvents<C>[K]) => boolean)(event, ...args);
       return true;
     } catch (error) {
-      const client = event === 'tooBusy' ? undefined : (args[0] as C);
+      const client = event === 'tooBusy' || event === 'sslHandshakeError' ? undefined : (args[0] as C);
       this.reportBgException(error, client);
       return false;
     }
@@ -405,12 +556,49 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     }
   }
 
-  private checkClientClass(ref: ClientClassRef<C>): ClientConstructor<C> {
-    const cls = this.registry.resolve(ref);
+  private checkClientClass(ref: ClientClassRef<C>, option = 'clientClass'): ClientConstructor<C> {
+    let cls: ClientConstructor<C>;
+    try {
+      cls = this.registry.resolve(ref, option);
+    } catch (error) {
+      throw new TypeError(`${WHERE}: ${(error as Error).message}`, { cause: error });
+    }
     if (!isClientClass(cls)) {
-      throw new TypeError(`${WHERE}: option clientClass: ${cls.name || 'the class'} does not extend TWSocketClient`);
+      throw new TypeError(`${WHERE}: option ${option}: ${cls.name || 'the class'} does not extend TWSocketClient`);
     }
     return cls;
+  }
+
+  private itemSpec(item: unknown, index: number): ListenerSpec {
+    return listenerSpecFromItem(
+      item,
+      index,
+      {
+        listenBacklog: this.listenBacklog,
+        sslContext: this.sslContext,
+        resolveClientClass: (ref, option) => this.checkClientClass(ref as ClientClassRef<C>, option),
+      },
+      WHERE,
+    );
+  }
+
+  private listenerAt(index: number): Listener {
+    const listener = this.listenerList[index + 1];
+    if (!Number.isInteger(index) || !listener) {
+      throw new RangeError(`${WHERE}: no listener ${index} (-1 is the main one, 0..${this.listenerList.length - 2} the others)`);
+    }
+    return listener;
+  }
+
+  /** One listen at a time: a second concurrent call would open sockets twice. */
+  private async guardListen(work: () => Promise<void>): Promise<void> {
+    if (this.listening) throw new Error(`${WHERE}: listen() is already under way`);
+    this.listening = true;
+    try {
+      await work();
+    } finally {
+      this.listening = false;
+    }
   }
 }
 

@@ -18,7 +18,10 @@ export interface LineSink {
    * this line are then handed back by `push`.
    */
   deliverLine(line: Buffer): boolean;
-  /** The partial line grew past the limit; `length` is what it holds so far. */
+  /**
+   * A line grew past the limit; `length` is its length so far (the whole
+   * length when it arrived complete). 'close' stops the splitter for good.
+   */
   lineLimitExceeded(length: number): LineLimitAction;
 }
 
@@ -32,6 +35,8 @@ export class LineSplitter {
   private discarding = false;
   /** The over-long pending line was reported and the sink chose to keep it. */
   private limitReported = false;
+  /** The sink chose 'close': every later byte is ignored. */
+  private closed = false;
 
   constructor(
     delimiter: Buffer,
@@ -49,17 +54,24 @@ export class LineSplitter {
 
   /**
    * Feeds a chunk. Returns the bytes not consumed when the sink stopped the
-   * splitter, `undefined` when all was consumed (or the sink chose to close).
+   * splitter (an empty buffer if none were left), `undefined` when all was
+   * consumed or the sink chose 'close' (after which all input is ignored).
    */
   push(chunk: Buffer): Buffer | undefined {
+    if (this.closed) return undefined;
     let pos = 0;
     if (this.partial > 0) {
       const end = this.matchAcrossBoundary(chunk);
-      if (end < 0) return undefined; // chunk consumed as more of a possible delimiter
+      if (end < 0) {
+        // The chunk was appended as more of a possible delimiter; a shorter
+        // border may have turned earlier delimiter bytes into line bytes.
+        this.checkLimit();
+        return undefined;
+      }
       if (end > 0) {
         const p = this.delimiter.length - end; // delimiter bytes already pending
         const line = this.takePending(this.pendingLength - p);
-        if (!this.finishLine(line)) return rest(chunk, end);
+        if (!this.finishLine(line)) return this.closed ? undefined : rest(chunk, end);
         pos = end;
       }
     }
@@ -75,22 +87,19 @@ export class LineSplitter {
         line = chunk.subarray(pos, idx);
       }
       pos = idx + delimiter.length;
-      if (!this.finishLine(line)) return rest(chunk, pos);
+      if (!this.finishLine(line)) return this.closed ? undefined : rest(chunk, pos);
     }
     if (pos < chunk.length) {
       this.append(chunk.subarray(pos));
       this.partial = this.tailMatch();
-      if (this.limit > 0 && !this.discarding && !this.limitReported && this.pendingLength > this.limit) {
-        const action = this.sink.lineLimitExceeded(this.pendingLength);
-        if (action === 'keep') this.limitReported = true;
-        else this.startDiscarding();
-      }
+      this.checkLimit();
     }
     return undefined;
   }
 
   /** Removes and returns the partial line (for close, or a switch to raw data). */
   flush(): Buffer | undefined {
+    if (this.closed) return undefined;
     const wasDiscarding = this.discarding;
     const pending = this.takePending(this.pendingLength);
     this.discarding = false;
@@ -113,6 +122,42 @@ export class LineSplitter {
     return true;
   }
 
+  /**
+   * Whether the held bytes end with `bytes` (line editing: a line end that
+   * began in an earlier packet). Also true while discarding, whose kept tail
+   * is long enough for any delimiter prefix.
+   */
+  endsWith(bytes: Buffer): boolean {
+    if (bytes.length === 0) return true;
+    if (bytes.length > this.pendingLength) return false;
+    return lastBytes(this.parts, bytes.length).equals(bytes);
+  }
+
+  /**
+   * Reports a partial line that grew past the limit. The delimiter bytes it
+   * may end with do not count, so a line of exactly `limit` bytes passes
+   * whether or not its delimiter arrived split.
+   */
+  private checkLimit(): void {
+    if (this.limit <= 0 || this.discarding || this.limitReported) return;
+    const length = this.pendingLength - this.partial;
+    if (length <= this.limit) return;
+    const action = this.sink.lineLimitExceeded(length);
+    if (action === 'keep') this.limitReported = true;
+    else if (action === 'close') this.close();
+    else this.startDiscarding();
+  }
+
+  /** The sink chose 'close': drop everything held and ignore what comes. */
+  private close(): void {
+    this.closed = true;
+    this.parts = [];
+    this.pendingLength = 0;
+    this.partial = 0;
+    this.discarding = false;
+    this.limitReported = false;
+  }
+
   /** Delivers a line found, applying the limit; false when the sink stopped us. */
   private finishLine(line: Buffer | undefined): boolean {
     if (this.discarding) {
@@ -124,8 +169,11 @@ export class LineSplitter {
     const length = line === undefined ? 0 : line.length;
     if (!reported && this.limit > 0 && length > this.limit) {
       const action = this.sink.lineLimitExceeded(length);
-      if (action === 'close') return false;
-      if (action === 'discard') return true;
+      if (action === 'close') {
+        this.close();
+        return false;
+      }
+      if (action !== 'keep') return true;
     }
     return this.sink.deliverLine(line ?? EMPTY);
   }

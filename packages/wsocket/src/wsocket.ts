@@ -35,6 +35,9 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
   private error: Error | undefined;
   private splitter: LineSplitter | undefined;
   private editor: LineEditor | undefined;
+  /** A line option changed inside a line handler: the rest of the packet needs a new splitter. */
+  private reframe = false;
+  private delivering = false;
   private lineModeOn: boolean;
   private lineEndBytes: Buffer;
   private lineEndText: string;
@@ -74,10 +77,12 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
    * nothing is lost or seen twice.
    */
   set lineMode(on: boolean) {
+    validateWSocketOptions({ lineMode: on });
     if (on === this.lineModeOn) return;
     this.lineModeOn = on;
-    if (!on && this.splitter && !this.delivering) {
-      const pending = this.splitter.flush();
+    if (!on && !this.delivering) {
+      const pending = this.splitter?.flush();
+      this.dropSplitter();
       if (pending && this.currentState === SocketState.connected) this.dispatchData(pending);
     }
   }
@@ -98,6 +103,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
   }
 
   set lineAcceptLf(on: boolean) {
+    validateWSocketOptions({ lineAcceptLf: on });
     this.acceptLf = on;
     this.rebuildSplitter();
   }
@@ -179,13 +185,23 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     this.bind(socket);
     this.setState(SocketState.connecting);
     return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      socket.once('error', onError);
-      socket.once('connect', () => {
+      const settle = (error?: Error) => {
+        socket.removeListener('connect', onConnect);
         socket.removeListener('error', onError);
+        socket.removeListener('close', onClose);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onConnect = () => {
+        settle();
         this.markConnected();
-        resolve();
-      });
+      };
+      const onError = (error: Error) => settle(error);
+      // abort() or close() while connecting destroys the socket without an error.
+      const onClose = () => settle(new Error(`TWSocket.connect: closed before connecting to ${host}:${port}`));
+      socket.once('connect', onConnect);
+      socket.once('error', onError);
+      socket.once('close', onClose);
     });
   }
 
@@ -223,12 +239,15 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     if (!socket || socket.writableLength === 0 || socket.destroyed) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
-        socket.removeListener('drain', done);
+        socket.removeListener('finish', done);
         socket.removeListener('close', done);
         resolve();
       };
-      socket.once('drain', done);
       socket.once('close', done);
+      // 'drain' only follows a write that returned false; a write callback
+      // runs once every earlier write has been handed over, whatever their size.
+      if (socket.writable) socket.write(EMPTY, done);
+      else socket.once('finish', done);
     });
   }
 
@@ -309,13 +328,11 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
 
   // ---- LineSink (called by the splitter) -------------------------------------
 
-  private delivering = false;
-
   /** @internal */
   deliverLine(line: Buffer): boolean {
     if (this.currentState !== SocketState.connected) return false;
     this.callLineHandler(line);
-    return this.lineModeOn && this.currentState === SocketState.connected;
+    return this.lineModeOn && !this.reframe && this.currentState === SocketState.connected;
   }
 
   /** @internal */
@@ -350,7 +367,8 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     this.cachedLocalAddr = socket.localAddress ?? '';
     this.cachedLocalPort = socket.localPort ?? 0;
     this.setState(SocketState.connected);
-    this.guard(this.onSessionConnected);
+    // A changeState listener may have failed and aborted the connection.
+    if (this.currentState === SocketState.connected) this.guard(this.onSessionConnected);
   }
 
   /** @internal */
@@ -360,33 +378,54 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
       this.dispatchData(chunk);
       return;
     }
-    const splitter = this.splitter ?? (this.splitter = this.createSplitter());
+    const splitter = (this.splitter ??= this.createSplitter());
     if (this.lineEdit) {
-      const edited = (this.editor ??= new LineEditor()).edit(chunk, splitter, this.lineEcho);
+      const edited = (this.editor ??= new LineEditor(this.framingDelimiter())).edit(chunk, splitter, this.lineEcho);
       if (edited.echo) this.send(edited.echo);
       chunk = edited.data;
     } else if (this.lineEcho) {
       this.send(chunk);
     }
-    this.delivering = true;
-    let rest: Buffer | undefined;
-    try {
-      rest = splitter.push(chunk);
-    } finally {
-      this.delivering = false;
-    }
-    if (!this.lineModeOn && this.currentState === SocketState.connected) {
-      // Line mode was switched off inside a handler: the rest is raw data.
-      const pending = splitter.flush();
-      if (rest && rest.length > 0) this.dispatchData(pending ? Buffer.concat([pending, rest]) : rest);
-      else if (pending) this.dispatchData(pending);
+    this.feedLines(chunk);
+  }
+
+  /**
+   * Runs bytes through the splitter. A line handler may switch line mode off
+   * (the rest is raw data) or change a line option (the rest is framed anew);
+   * the splitter then stops and hands back the bytes after that line.
+   */
+  private feedLines(input: Buffer | undefined): void {
+    while (this.currentState === SocketState.connected) {
+      if (!this.lineModeOn) {
+        const raw = join(this.splitter?.flush(), input);
+        this.dropSplitter();
+        if (raw) this.dispatchData(raw);
+        return;
+      }
+      if (this.reframe) {
+        const pending = this.splitter?.flush();
+        this.dropSplitter();
+        input = join(pending, input);
+      }
+      if (!input || input.length === 0) return;
+      const splitter = (this.splitter ??= this.createSplitter());
+      this.delivering = true;
+      try {
+        input = splitter.push(input);
+      } finally {
+        this.delivering = false;
+      }
     }
   }
 
-  /** @internal The peer sent FIN: deliver the unfinished line, then close our side. */
+  /**
+   * @internal The peer sent FIN: deliver the unfinished line (its handler may
+   * still answer), then end our side. The state goes from connected straight
+   * to closed, as in ICS: `closing` means we began the close.
+   */
   handleSocketEnd(): void {
     this.deliverFinalLine();
-    this.close();
+    this.socket?.end();
   }
 
   /** @internal */
@@ -415,8 +454,8 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
 
   private callLineHandler(line: Buffer): void {
     let end = line.length;
-    if (this.acceptLf && end > 0 && this.lineEndBytes.length > 1) {
-      // Delimiter is LF here; remove the rest of lineEnd (CR for CRLF) if the peer sent it.
+    if (end > 0 && this.lineEndBytes.length > 1 && this.framingDelimiter() === LF_BYTES) {
+      // Framed on LF alone: remove the rest of lineEnd (CR for CRLF) if the peer sent it.
       const head = this.lineEndBytes.length - 1;
       if (end >= head && line.compare(this.lineEndBytes, 0, head, end - head, end) === 0) end -= head;
     }
@@ -448,26 +487,45 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     const previous = this.currentState;
     if (previous === state) return;
     this.currentState = state;
-    this.emit('changeState', state, previous);
+    try {
+      this.emit('changeState', state, previous);
+    } catch (err) {
+      // Called from socket events: an escaping listener error would be uncaught.
+      this.handleBgException(err);
+    }
+  }
+
+  /** What the splitter looks for: LF alone when a bare LF is accepted, else lineEnd. */
+  private framingDelimiter(): Buffer {
+    const lfOnly = this.acceptLf && this.lineEndBytes[this.lineEndBytes.length - 1] === LF;
+    return lfOnly ? LF_BYTES : this.lineEndBytes;
   }
 
   private createSplitter(): LineSplitter {
-    const lfOnly = this.acceptLf && this.lineEndBytes[this.lineEndBytes.length - 1] === LF;
-    const delimiter = lfOnly ? LF_BYTES : this.lineEndBytes;
-    return new LineSplitter(delimiter, this.limit, this);
+    return new LineSplitter(this.framingDelimiter(), this.limit, this);
   }
 
-  /** Line end or limit changed: carry the unfinished line over to a new splitter. */
+  /** Nothing is held: the next splitter (and editor) is built with the options of that time. */
+  private dropSplitter(): void {
+    this.splitter = undefined;
+    this.editor = undefined;
+    this.reframe = false;
+  }
+
+  /**
+   * A line option changed: carry the unfinished line over to a new splitter.
+   * Inside a line handler this waits until the handler returns, and the rest
+   * of the packet is framed with the new options.
+   */
   private rebuildSplitter(): void {
-    const old = this.splitter;
-    if (!old) return;
-    const pending = old.flush();
-    this.splitter = this.createSplitter();
-    if (pending) this.splitter.push(pending);
+    if (!this.splitter) return;
+    this.reframe = true;
+    if (!this.delivering) this.feedLines(undefined);
   }
 }
 
 const LF_BYTES = Buffer.from([LF]);
+const EMPTY = Buffer.alloc(0);
 
 function toBytes(value: string | Buffer): Buffer {
   return typeof value === 'string' ? Buffer.from(value, 'latin1') : Buffer.from(value);
@@ -476,6 +534,13 @@ function toBytes(value: string | Buffer): Buffer {
 /** `::ffff:1.2.3.4` (an IPv4 peer on a dual-stack socket) reads as `1.2.3.4`. */
 export function unmapIPv4(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/** Bytes held before `rest`, as one buffer; undefined when both are empty. */
+function join(held: Buffer | undefined, rest: Buffer | undefined): Buffer | undefined {
+  if (!held || held.length === 0) return rest && rest.length > 0 ? rest : undefined;
+  if (!rest || rest.length === 0) return held;
+  return Buffer.concat([held, rest]);
 }
 
 function rethrow(error: unknown): void {

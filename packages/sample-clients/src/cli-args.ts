@@ -1,0 +1,112 @@
+import { parseArgs } from 'node:util';
+
+/** The command line of `ics-ts-server`, parsed but not yet checked against a config. */
+export interface CliArgs {
+  help: boolean;
+  /** --config FILE */
+  config?: string;
+  /** --require MODULE, in the order given */
+  require: string[];
+  /** --port N (overrides the config) */
+  port?: string;
+  /** --addr A (overrides the config) */
+  addr?: string;
+  /** --client NAME (overrides the config's clientClass) */
+  client?: string;
+  /** --quiet: no connect/disconnect lines */
+  quiet: boolean;
+}
+
+/** A bad command line: exit code 2, with the message and a pointer to --help. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const HELP_TEXT = `Usage: ics-ts-server [options]
+
+Serves a registered client class (echo, chat, daytime, command, or your own)
+with a TWSocketServer. Without --config it runs the demo: the chat sample on
+127.0.0.1:2323, at most 50 clients.
+
+Options:
+  --config FILE     JSON config file (keys below); replaces the demo config,
+                    keys it leaves out take the TWSocketServer defaults
+  --require MODULE  load a module that registers client classes (with
+                    @clientClass('name') or registerClientClass); a path is
+                    relative to the current directory; may be repeated
+  --port N          listen on port N (0: the system picks one), overrides the config
+  --addr A          listen on address A (an IP literal), overrides the config
+  --client NAME     serve the client class registered as NAME, overrides the
+                    config; without --config: on 127.0.0.1:2323, no banner
+  --quiet           do not print a line per connection and disconnection
+  -h, --help        print this help and exit
+
+Config keys (all optional; the defaults are TWSocketServer's):
+  addr           IP literal to listen on: "0.0.0.0", "::", "127.0.0.1", "::1"  ("0.0.0.0")
+  port           0..65535 or a service name such as "telnet"; 0 = any free port  (0)
+  socketFamily   "any", "ipv4" or "ipv6"; must match addr  (from addr)
+  ipv6Only       with addr "::", do not accept IPv4 too  (false)
+  listenBacklog  pending connections queued by the system, >= 0  (511)
+  clientClass    name of a registered client class: echo, chat, daytime, command  (none)
+  banner         line sent to each new client; "" sends none  ("")
+  bannerTooBusy  line sent to a client over maxClients before closing  ("Sorry, too many clients")
+  lineEnd        line end for bannerTooBusy  ("\\r\\n")
+  maxClients     most clients at once, 0 = no limit  (0)
+  tooBusyCloseTimeout  ms a turned-away client may take to close  (5000)
+
+Example config:
+  {
+    "addr": "127.0.0.1",
+    "port": 7007,
+    "clientClass": "echo",
+    "maxClients": 100,
+    "bannerTooBusy": "Too busy, try again later"
+  }
+
+On start it prints "listening tcp://ADDR:PORT" (the real port when 0 was
+asked); SIGINT or SIGTERM closes every connection and exits 0.
+Exit codes: 0 clean stop or --help, 1 cannot listen, 2 bad option or config.
+`;
+
+/**
+ * Parses argv (without node and the script). Throws UsageError.
+ * A leading `--` is skipped: `pnpm start -- --port 0` passes it on to the script.
+ */
+export function parseCliArgs(argv: readonly string[]): CliArgs {
+  const args = argv[0] === '--' ? argv.slice(1) : [...argv];
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        help: { type: 'boolean', short: 'h', default: false },
+        config: { type: 'string' },
+        require: { type: 'string', multiple: true, default: [] },
+        port: { type: 'string' },
+        addr: { type: 'string' },
+        client: { type: 'string' },
+        quiet: { type: 'boolean', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const { values } = parsed;
+  for (const key of ['config', 'port', 'addr', 'client'] as const) {
+    if (values[key] !== undefined && values[key].trim() === '') throw new UsageError(`option --${key} needs a value`);
+  }
+  for (const module of values.require) {
+    if (module.trim() === '') throw new UsageError('option --require needs a module name or path');
+  }
+  return {
+    help: values.help,
+    config: values.config,
+    require: values.require,
+    port: values.port,
+    addr: values.addr,
+    client: values.client,
+    quiet: values.quiet,
+  };
+}

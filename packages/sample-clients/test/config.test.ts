@@ -1,0 +1,117 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { TWSocketServer } from '@ics-ts/wsocket-server';
+import {
+  CLIENT_DEFAULT_CONFIG,
+  CONFIG_KEYS,
+  ConfigError,
+  DEFAULT_CONFIG,
+  applyOverrides,
+  baseConfig,
+  loadConfigFile,
+  parseConfig,
+  serverOptions,
+  validateConfig,
+} from '../src/config';
+import '../src'; // the sample classes, so 'chat' is a registered name
+
+test('the default config is the chat demo on 127.0.0.1:2323, and a server accepts it', () => {
+  expect(DEFAULT_CONFIG).toMatchObject({ addr: '127.0.0.1', port: 2323, clientClass: 'chat', maxClients: 50 });
+  expect(DEFAULT_CONFIG.banner).toMatch(/nick\?$/);
+  const server = new TWSocketServer(serverOptions(DEFAULT_CONFIG));
+  expect(server.port).toBe(2323);
+  expect(server.maxClients).toBe(50);
+  expect(validateConfig({ ...DEFAULT_CONFIG }, 'x')).toEqual(DEFAULT_CONFIG);
+});
+
+test('config keys are the JSON-friendly TWSocketServer options', () => {
+  expect([...CONFIG_KEYS].sort()).toEqual(
+    ['addr', 'banner', 'bannerTooBusy', 'clientClass', 'ipv6Only', 'lineEnd', 'listenBacklog', 'maxClients', 'port', 'socketFamily', 'tooBusyCloseTimeout'],
+  );
+});
+
+test('a full valid config passes unchanged', () => {
+  const config = {
+    addr: '::',
+    port: 'telnet',
+    socketFamily: 'ipv6',
+    ipv6Only: true,
+    listenBacklog: 10,
+    clientClass: 'echo',
+    banner: 'hi',
+    bannerTooBusy: 'busy',
+    lineEnd: '\n',
+    maxClients: 3,
+    tooBusyCloseTimeout: 100,
+  };
+  expect(validateConfig(config, 'f.json')).toEqual(config);
+});
+
+test.each([
+  [null, 'f.json: the config must be a JSON object, got null'],
+  [[1], 'f.json: the config must be a JSON object, got an array'],
+  [{ prot: 1 }, 'f.json: unknown option "prot" (known: addr, port,'],
+  [{ port: 70000 }, 'f.json: option port must be an integer in 0..65535, got 70000'],
+  [{ port: -1 }, 'f.json: option port must be an integer in 0..65535, got -1'],
+  [{ port: 1.5 }, 'f.json: option port must be an integer in 0..65535, got 1.5'],
+  [{ port: true }, 'f.json: option port must be a port number (0..65535) or a service name, got true'],
+  [{ port: 'no-such-service' }, 'f.json: option port: unknown service name "no-such-service"'],
+  [{ addr: 'localhost' }, 'f.json: option addr must be an IPv4 or IPv6 address literal'],
+  [{ socketFamily: 'ipv5' }, 'f.json: option socketFamily must be "any", "ipv4" or "ipv6", got "ipv5"'],
+  [{ addr: '::1', socketFamily: 'ipv4' }, 'f.json: option socketFamily is "ipv4" but addr "::1" is ipv6'],
+  [{ ipv6Only: 'yes' }, 'f.json: option ipv6Only must be true or false, got "yes"'],
+  [{ listenBacklog: -5 }, 'f.json: option listenBacklog must be an integer >= 0, got -5'],
+  [{ clientClass: '' }, 'f.json: option clientClass must be the name of a registered client class, got ""'],
+  [{ clientClass: 7 }, 'f.json: option clientClass must be the name of a registered client class, got 7'],
+  [{ banner: 1 }, 'f.json: option banner must be a string, got 1'],
+  [{ lineEnd: '' }, 'f.json: option lineEnd must not be empty'],
+  [{ maxClients: '5' }, 'f.json: option maxClients must be an integer >= 0, got "5"'],
+  [{ tooBusyCloseTimeout: null }, 'f.json: option tooBusyCloseTimeout must be an integer >= 0, got null'],
+])('%j is refused: %s', (config, message) => {
+  expect(() => validateConfig(config, 'f.json')).toThrow(ConfigError);
+  expect(() => validateConfig(config, 'f.json')).toThrow(message);
+});
+
+test('parseConfig reports JSON syntax errors', () => {
+  expect(() => parseConfig('{"port": 1,}', 'f.json')).toThrow(/^f\.json: not valid JSON: /);
+  expect(parseConfig('{"port": 1}', 'f.json')).toEqual({ port: 1 });
+});
+
+describe('files', () => {
+  let dir: string;
+  beforeAll(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'ics-ts-config-'))));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('loadConfigFile reads a file relative to cwd and names it in errors', () => {
+    writeFileSync(path.join(dir, 'ok.json'), '{ "clientClass": "echo", "port": 0 }');
+    writeFileSync(path.join(dir, 'bad.json'), '{ "clientClass": "echo", "port": 99999 }');
+    expect(loadConfigFile('ok.json', dir)).toEqual({ clientClass: 'echo', port: 0 });
+    expect(() => loadConfigFile('bad.json', dir)).toThrow('bad.json: option port must be an integer in 0..65535, got 99999');
+    expect(() => loadConfigFile('nope.json', dir)).toThrow('nope.json: cannot read the config file: no such file');
+  });
+
+  test('baseConfig: the file when given; else the demo, or only addr/port when --client is given', () => {
+    writeFileSync(path.join(dir, 'echo.json'), '{ "clientClass": "echo" }');
+    expect(baseConfig('echo.json', 'chat', dir)).toEqual({ clientClass: 'echo' });
+    expect(baseConfig(undefined, undefined, dir)).toBe(DEFAULT_CONFIG);
+    expect(baseConfig(undefined, 'echo', dir)).toBe(CLIENT_DEFAULT_CONFIG);
+    expect(CLIENT_DEFAULT_CONFIG).toEqual({ addr: '127.0.0.1', port: 2323 });
+  });
+});
+
+test('overrides: --port, --addr and --client replace the config values and are checked', () => {
+  const config = { addr: '127.0.0.1', socketFamily: 'ipv4' as const, port: 2323, clientClass: 'chat', banner: 'b' };
+  expect(applyOverrides(config, { port: '0', addr: '::1', client: 'echo' })).toEqual({
+    addr: '::1',
+    port: '0',
+    clientClass: 'echo',
+    banner: 'b',
+  });
+  expect(applyOverrides(config, {})).toEqual(config);
+  expect(config.addr).toBe('127.0.0.1'); // not mutated
+  expect(() => applyOverrides(config, { port: '70000' })).toThrow(
+    'command line: option --port must be an integer in 0..65535, got "70000"',
+  );
+  expect(() => applyOverrides(config, { addr: 'example.com' })).toThrow('command line: option --addr must be an IPv4 or IPv6 address literal');
+});
