@@ -14,6 +14,10 @@ export interface WSocketOptions {
   lineEdit?: boolean;
   /** Encoding of lines delivered to `onLine` and of strings sent. Default 'utf8'. */
   encoding?: BufferEncoding;
+  /** Send small writes at once, without Nagle's delay (ICS wsoTcpNoDelay). Default false. */
+  noDelay?: boolean;
+  /** Milliseconds a graceful close may wait, without traffic, for the peer to close its side before the socket is destroyed; 0 = wait for ever. Default 10000. */
+  closeTimeout?: number;
 }
 
 export const WSOCKET_DEFAULTS = {
@@ -24,11 +28,13 @@ export const WSOCKET_DEFAULTS = {
   lineEcho: false,
   lineEdit: false,
   encoding: 'utf8' as BufferEncoding,
+  noDelay: false,
+  closeTimeout: 10000,
 } as const;
 
 /** Checks option types and ranges; the message names the option and the value. */
 export function validateWSocketOptions(options: WSocketOptions, where = 'TWSocket'): void {
-  for (const key of ['lineMode', 'lineAcceptLf', 'lineEcho', 'lineEdit'] as const) {
+  for (const key of ['lineMode', 'lineAcceptLf', 'lineEcho', 'lineEdit', 'noDelay'] as const) {
     const value = options[key];
     if (value !== undefined && typeof value !== 'boolean') {
       throw new TypeError(`${where}: option ${key} must be a boolean, got ${describe(value)}`);
@@ -43,6 +49,10 @@ export function validateWSocketOptions(options: WSocketOptions, where = 'TWSocke
   }
   if (lineLimit !== undefined && (!Number.isInteger(lineLimit) || lineLimit < 0)) {
     throw new RangeError(`${where}: option lineLimit must be an integer >= 0 (0 = no limit), got ${describe(lineLimit)}`);
+  }
+  const { closeTimeout } = options;
+  if (closeTimeout !== undefined && (!Number.isInteger(closeTimeout) || closeTimeout < 0 || closeTimeout > 2 ** 31 - 1)) {
+    throw new RangeError(`${where}: option closeTimeout must be an integer number of ms >= 0 (0 = none), got ${describe(closeTimeout)}`);
   }
   if (encoding !== undefined && !Buffer.isEncoding(encoding)) {
     throw new TypeError(`${where}: option encoding is not a known encoding: ${describe(encoding)}`);

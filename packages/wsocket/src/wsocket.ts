@@ -63,6 +63,32 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     this.lineEcho = options.lineEcho ?? WSOCKET_DEFAULTS.lineEcho;
     this.lineEdit = options.lineEdit ?? WSOCKET_DEFAULTS.lineEdit;
     this.encoding = options.encoding ?? WSOCKET_DEFAULTS.encoding;
+    this.noDelayOn = options.noDelay ?? WSOCKET_DEFAULTS.noDelay;
+    this.closeTimeoutMs = options.closeTimeout ?? WSOCKET_DEFAULTS.closeTimeout;
+  }
+
+  private noDelayOn: boolean;
+  private closeTimeoutMs: number;
+
+  /** Small writes go out at once (Nagle off). */
+  get noDelay(): boolean {
+    return this.noDelayOn;
+  }
+
+  set noDelay(on: boolean) {
+    validateWSocketOptions({ noDelay: on });
+    this.noDelayOn = on;
+    if (this.socket && !this.socket.destroyed) this.socket.setNoDelay(on);
+  }
+
+  /** See WSocketOptions.closeTimeout. */
+  get closeTimeout(): number {
+    return this.closeTimeoutMs;
+  }
+
+  set closeTimeout(ms: number) {
+    validateWSocketOptions({ closeTimeout: ms });
+    this.closeTimeoutMs = ms;
   }
 
   // ---- configuration ---------------------------------------------------
@@ -261,6 +287,11 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     if (this.currentState !== SocketState.connected) return;
     this.setState(SocketState.closing);
     socket.end();
+    if (this.closeTimeoutMs > 0 && !socket.destroyed) {
+      // A peer that never closes its side (or never reads) must not hold the connection for ever.
+      socket.on('timeout', onSocketCloseTimeout);
+      socket.setTimeout(this.closeTimeoutMs);
+    }
   }
 
   /** Closes after the current event has finished (safe inside a handler of this connection). */
@@ -366,9 +397,19 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     this.cachedPeerPort = socket.remotePort ?? 0;
     this.cachedLocalAddr = socket.localAddress ?? '';
     this.cachedLocalPort = socket.localPort ?? 0;
+    if (this.noDelayOn) socket.setNoDelay(true);
     this.setState(SocketState.connected);
     // A changeState listener may have failed and aborted the connection.
     if (this.currentState === SocketState.connected) this.guard(this.onSessionConnected);
+  }
+
+  /** @internal The graceful close did not complete in closeTimeout ms. */
+  handleCloseTimeout(): void {
+    if (this.currentState !== SocketState.closing || !this.socket) return;
+    const error: NodeJS.ErrnoException = new Error(`close timed out after ${this.closeTimeoutMs} ms: the peer did not close its side`);
+    error.code = 'ETIMEDOUT';
+    this.socket.destroy(error); // reported as the session's error, like any other
+
   }
 
   /** @internal */
@@ -565,6 +606,10 @@ function onSocketError(this: OwnedSocket, error: Error): void {
 
 function onSocketClose(this: OwnedSocket, hadError: boolean): void {
   this[OWNER]?.handleSocketClose(hadError);
+}
+
+function onSocketCloseTimeout(this: OwnedSocket): void {
+  this[OWNER]?.handleCloseTimeout();
 }
 
 function onSocketDrain(this: OwnedSocket): void {

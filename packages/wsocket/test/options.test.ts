@@ -11,6 +11,8 @@ describe('TWSocket options', () => {
       lineEcho: wsocket.lineEcho,
       lineEdit: wsocket.lineEdit,
       encoding: wsocket.encoding,
+      noDelay: wsocket.noDelay,
+      closeTimeout: wsocket.closeTimeout,
     }).toEqual({ ...WSOCKET_DEFAULTS });
     expect(WSOCKET_DEFAULTS).toEqual({
       lineMode: false,
@@ -20,6 +22,8 @@ describe('TWSocket options', () => {
       lineEcho: false,
       lineEdit: false,
       encoding: 'utf8',
+      noDelay: false,
+      closeTimeout: 10000,
     });
   });
 
