@@ -26,7 +26,8 @@ export const HELP_TEXT = `Usage: ics-ts-server [options]
 
 Serves a registered client class (echo, chat, daytime, command, or your own)
 with a TWSocketServer. Without --config it runs the demo: the chat sample on
-127.0.0.1:2323, at most 50 clients.
+127.0.0.1:2323 and, over TLS with a generated certificate for localhost, on
+127.0.0.1:2324; at most 50 clients.
 
 Options:
   --config FILE     JSON config file (keys below); replaces the demo config,
@@ -34,7 +35,8 @@ Options:
   --require MODULE  load a module that registers client classes (with
                     @clientClass('name') or registerClientClass); a path is
                     relative to the current directory; may be repeated
-  --port N          listen on port N (0: the system picks one), overrides the config
+  --port N          the main listener's port (0: the system picks one), overrides
+                    the config; with 0, every other listener takes a free port too
   --addr A          listen on address A (an IP literal), overrides the config
   --client NAME     serve the client class registered as NAME, overrides the
                     config; without --config: on 127.0.0.1:2323, no banner
@@ -53,6 +55,16 @@ Config keys (all optional; the defaults are TWSocketServer's):
   lineEnd        line end for bannerTooBusy  ("\\r\\n")
   maxClients     most clients at once, 0 = no limit  (0)
   tooBusyCloseTimeout  ms a turned-away client may take to close  (5000)
+  multiListenSockets   more listeners: [{ "addr", "port", "socketFamily", "ipv6Only",
+                 "listenBacklog", "sslEnable", "sslContext", "clientClass" }, ...]  ([])
+  sslEnable      serve TLS on addr/port  (false)
+  sslContext     TLS identity and settings: { "sslCert": file or PEM, "sslKey",
+                 "sslPassword", "sslInter", "sslCA", "sslSrvSecurity": "high",
+                 "sslVerifyPeer", "alpnProtocols" }, or { "devCertificate":
+                 ["localhost"] } to generate a development certificate at start
+  sslHandshakeTimeout  ms a TLS handshake may take  (10000)
+  listenPolicy   "strict": every listener or none; "lenient": serve on those
+                 that open and report the others  ("strict")
 
 Example config:
   {
@@ -63,8 +75,9 @@ Example config:
     "bannerTooBusy": "Too busy, try again later"
   }
 
-On start it prints "listening tcp://ADDR:PORT" (the real port when 0 was
-asked); SIGINT or SIGTERM closes every connection and exits 0.
+On start it prints one "listening tcp://ADDR:PORT" (or tls://) line per
+listener, with the real port when 0 was asked; SIGINT or SIGTERM closes every
+connection and exits 0.
 Exit codes: 0 clean stop or --help, 1 cannot listen, 2 bad option or config.
 `;
 

@@ -26,6 +26,7 @@ export type CliStart = { server: TWSocketServer; exitCode?: undefined } | { serv
 export async function startCli(argv: readonly string[], io: CliIO): Promise<CliStart> {
   let server: TWSocketServer;
   let quiet: boolean;
+  let lenient = false;
   try {
     const args = parseCliArgs(argv);
     if (args.help) {
@@ -43,8 +44,10 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
           `(registered: ${clientClassRegistry.names().join(', ')}; --require the module that registers it)`,
       );
     }
+    lenient = config.listenPolicy === 'lenient';
+    const options = await serverOptions(config, args.config ?? 'demo config');
     try {
-      server = new TWSocketServer(serverOptions(config));
+      server = new TWSocketServer(options);
     } catch (error) {
       // Any check the config layer left to the server.
       throw new ConfigError(`${args.config ?? 'command line'}: ${(error as Error).message}`);
@@ -77,13 +80,21 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
     server.on('tooBusy', (info) => io.out(`turned away ${hostPort(info.peerAddr, info.peerPort)}: maxClients reached`));
   }
 
-  try {
-    await server.listen();
-  } catch (error) {
-    io.err(`ics-ts-server: ${(error as Error).message}`);
-    return { exitCode: 1 };
+  if (lenient) {
+    const failures = await server.multiListenEx();
+    for (const failure of failures) io.err(`ics-ts-server: ${failure.error.message}`);
+    if (!server.listenAny) return { exitCode: 1 };
+  } else {
+    try {
+      await server.listen();
+    } catch (error) {
+      io.err(`ics-ts-server: ${(error as Error).message}`);
+      return { exitCode: 1 };
+    }
   }
-  io.out(`listening ${server.listener.url}`);
+  for (const listener of server.listenSockets) {
+    if (listener.state === 'listening') io.out(`listening ${listener.url}`);
+  }
   return { server };
 }
 

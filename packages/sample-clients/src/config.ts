@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { createDevCertificate } from '@ics-ts/ssl-context';
 import { resolvePort } from '@ics-ts/wsocket-server';
-import type { SocketFamily, WSocketServerOptions } from '@ics-ts/wsocket-server';
+import type { MultiListenItem, SocketFamily, WSocketServerOptions } from '@ics-ts/wsocket-server';
+import type { SslContextOptions } from '@ics-ts/ssl-context';
 
 /**
  * The JSON config of `ics-ts-server`: TWSocketServer options, the same keys as
@@ -20,7 +22,25 @@ export interface ServerConfig {
   lineEnd?: string;
   maxClients?: number;
   tooBusyCloseTimeout?: number;
+  /** Extra listeners; each may name its own clientClass and sslEnable. Checked by the server. */
+  multiListenSockets?: MultiListenItem[];
+  sslEnable?: boolean;
+  /** TLS identity: TSslContext options, or (CLI only) `devCertificate` to generate one at start. */
+  sslContext?: ConfigSslContext;
+  sslHandshakeTimeout?: number;
+  /** "strict" (default): all listeners or none; "lenient": serve on those that open, report the others. */
+  listenPolicy?: 'strict' | 'lenient';
 }
+
+/** A generated development certificate (ECDSA P-256), for trials and the demo. */
+export interface DevCertificateConfig {
+  names: string[];
+  days?: number;
+  /** Keep the files here and reuse them while valid. Default: generate at every start. */
+  cacheDir?: string;
+}
+
+export type ConfigSslContext = Partial<SslContextOptions> & { devCertificate?: string[] | DevCertificateConfig };
 
 /** A bad config or override: exit code 2. The message names the source and the key. */
 export class ConfigError extends Error {
@@ -35,6 +55,8 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   banner: 'Welcome to the ics-ts chat. Your nick?',
   bannerTooBusy: 'Sorry, the chat is full (50 people). Try again later.',
   maxClients: 50,
+  sslContext: Object.freeze({ devCertificate: ['localhost', '127.0.0.1'] }),
+  multiListenSockets: [Object.freeze({ addr: '127.0.0.1', port: 2324, sslEnable: true })],
 });
 
 /**
@@ -96,6 +118,23 @@ const CHECKS: Readonly<Record<keyof ServerConfig, Check>> = {
   },
   maxClients: count,
   tooBusyCloseTimeout: count,
+  // The server checks these itself (every message names the key and the item index).
+  multiListenSockets: (value, where, key) => {
+    if (!Array.isArray(value)) fail(where, `option ${key} must be an array of listeners, got ${show(value)}`);
+    return value;
+  },
+  sslEnable: boolean,
+  sslContext: (value, where, key) => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      fail(where, `option ${key} must be an object (sslCert, sslKey... or devCertificate), got ${show(value)}`);
+    }
+    return value;
+  },
+  sslHandshakeTimeout: count,
+  listenPolicy: (value, where, key) => {
+    if (value !== 'strict' && value !== 'lenient') fail(where, `option ${key} must be "strict" or "lenient", got ${show(value)}`);
+    return value;
+  },
 };
 
 export const CONFIG_KEYS = Object.keys(CHECKS) as (keyof ServerConfig)[];
@@ -165,6 +204,12 @@ export function applyOverrides(config: ServerConfig, overrides: ConfigOverrides)
   if (overrides.port !== undefined) {
     CHECKS.port(overrides.port, 'command line', '--port');
     result.port = overrides.port;
+    // --port 0: every listener takes a free port (trials and tests run side by side).
+    if (Number(overrides.port) === 0 && Array.isArray(result.multiListenSockets)) {
+      result.multiListenSockets = result.multiListenSockets.map((item) =>
+        item && typeof item === 'object' ? { ...item, port: 0 } : item,
+      );
+    }
   }
   if (overrides.client !== undefined) {
     result.clientClass = CHECKS.clientClass(overrides.client, 'command line', '--client') as string;
@@ -172,9 +217,40 @@ export function applyOverrides(config: ServerConfig, overrides: ConfigOverrides)
   return result;
 }
 
-/** The TWSocketServer options a config stands for. */
-export function serverOptions(config: ServerConfig): WSocketServerOptions {
-  return { ...config };
+/**
+ * The TWSocketServer options a config stands for: CLI-only keys removed,
+ * development certificates generated where a devCertificate asks for one.
+ */
+export async function serverOptions(config: ServerConfig, where = 'config'): Promise<WSocketServerOptions> {
+  const { listenPolicy: _policy, sslContext, multiListenSockets, ...rest } = config;
+  const options: WSocketServerOptions = { ...rest };
+  if (sslContext !== undefined) options.sslContext = await withDevCertificate(sslContext, where, 'sslContext');
+  if (multiListenSockets !== undefined) {
+    options.multiListenSockets = await Promise.all(
+      multiListenSockets.map(async (item, index) => {
+        const context = item && typeof item === 'object' ? (item as { sslContext?: unknown }).sslContext : undefined;
+        if (context === undefined || context === null || typeof context !== 'object') return item;
+        return { ...item, sslContext: await withDevCertificate(context as ConfigSslContext, where, `multiListenSockets[${index}].sslContext`) };
+      }),
+    );
+  }
+  return options;
+}
+
+async function withDevCertificate(context: ConfigSslContext, where: string, key: string): Promise<SslContextOptions> {
+  const { devCertificate, ...rest } = context;
+  if (devCertificate === undefined) return rest as SslContextOptions;
+  const spec: DevCertificateConfig = Array.isArray(devCertificate) ? { names: devCertificate } : devCertificate;
+  if (spec === null || typeof spec !== 'object' || !Array.isArray(spec.names)) {
+    fail(where, `option ${key}.devCertificate must be a list of host names or { names, days, cacheDir }, got ${show(devCertificate)}`);
+  }
+  if (rest.sslCert !== undefined) fail(where, `option ${key}: give sslCert or devCertificate, not both`);
+  try {
+    const identity = await createDevCertificate(spec);
+    return { ...rest, sslCert: identity.cert, sslKey: identity.key };
+  } catch (error) {
+    fail(where, `option ${key}.devCertificate: ${(error as Error).message}`);
+  }
 }
 
 function boolean(value: unknown, where: string, key: string): boolean {

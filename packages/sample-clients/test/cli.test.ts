@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import { CliProcess } from './support/cli-process';
 import { LineClient } from './support/line-client';
 
@@ -82,7 +83,26 @@ test('SIGINT stops it with exit code 0 too', async () => {
   cli.child.kill('SIGINT');
   await peer.closed;
   expect(await cli.finished()).toEqual({ code: 0, signal: null });
-  expect(cli.lines).toEqual([`listening tcp://127.0.0.1:${port}`]); // --quiet: no connection lines
+  // --quiet: no connection lines; the demo's TLS listener took a free port too (--port 0)
+  expect(cli.lines).toEqual([`listening tcp://127.0.0.1:${port}`, expect.stringMatching(/^listening tls:\/\/127\.0\.0\.1:\d+$/)]);
+});
+
+test('the demo also serves the chat over TLS, with a generated certificate for localhost', async () => {
+  const cli = new CliProcess(['--port', '0', '--quiet']);
+  await cli.listening();
+  const [, tlsPort] = await cli.waitForLine(/^listening tls:\/\/127\.0\.0\.1:(\d+)$/);
+  const socket = tls.connect({ port: Number(tlsPort), host: '127.0.0.1', servername: 'localhost', rejectUnauthorized: false });
+  socket.setEncoding('utf8');
+  let text = '';
+  socket.on('data', (chunk: string) => {
+    text += chunk;
+    if (text.includes('\n')) socket.end();
+  });
+  await once(socket, 'secureConnect');
+  expect(socket.getPeerCertificate().subject.CN).toBe('localhost');
+  expect(socket.getProtocol()).toBe('TLSv1.3');
+  await once(socket, 'close');
+  expect(text).toMatch(/^Welcome to the ics-ts chat\. Your nick\?\r\n/);
 });
 
 test('--config naming clientClass "echo" serves echo', async () => {

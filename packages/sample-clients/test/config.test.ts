@@ -16,18 +16,24 @@ import {
 } from '../src/config';
 import '../src'; // the sample classes, so 'chat' is a registered name
 
-test('the default config is the chat demo on 127.0.0.1:2323, and a server accepts it', () => {
+test('the default config is the chat demo on 127.0.0.1:2323 (and TLS on 2324), and a server accepts it', async () => {
   expect(DEFAULT_CONFIG).toMatchObject({ addr: '127.0.0.1', port: 2323, clientClass: 'chat', maxClients: 50 });
   expect(DEFAULT_CONFIG.banner).toMatch(/nick\?$/);
-  const server = new TWSocketServer(serverOptions(DEFAULT_CONFIG));
+  const server = new TWSocketServer(await serverOptions(DEFAULT_CONFIG));
   expect(server.port).toBe(2323);
   expect(server.maxClients).toBe(50);
+  expect(server.listenStates.map((s) => [s.addr, s.port, s.tls])).toEqual([
+    ['127.0.0.1', 2323, false],
+    ['127.0.0.1', 2324, true],
+  ]);
+  expect(server.sslContext?.facts.names).toEqual(['localhost', '127.0.0.1']);
   expect(validateConfig({ ...DEFAULT_CONFIG }, 'x')).toEqual(DEFAULT_CONFIG);
 });
 
 test('config keys are the JSON-friendly TWSocketServer options', () => {
   expect([...CONFIG_KEYS].sort()).toEqual(
-    ['addr', 'banner', 'bannerTooBusy', 'clientClass', 'ipv6Only', 'lineEnd', 'listenBacklog', 'maxClients', 'port', 'socketFamily', 'tooBusyCloseTimeout'],
+    ['addr', 'banner', 'bannerTooBusy', 'clientClass', 'ipv6Only', 'lineEnd', 'listenBacklog', 'listenPolicy', 'maxClients',
+      'multiListenSockets', 'port', 'socketFamily', 'sslContext', 'sslEnable', 'sslHandshakeTimeout', 'tooBusyCloseTimeout'],
   );
 });
 
