@@ -107,6 +107,12 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   private readonly mainListener: Listener;
   /** The main listener, then multiListenSockets in order (index -1, 0, 1...). */
   private readonly listenerList: Listener[];
+  /** addListenSocket calls, one at a time (each takes the next index). */
+  private addQueue: Promise<void> = Promise.resolve();
+  /** The listener addListenSocket is opening, not yet in listenerList. */
+  private adding: Listener | undefined;
+  /** close() calls so far: an add asked for before a close is dropped. */
+  private closeCount = 0;
 
   constructor(options: WSocketServerOptions<C> = {}) {
     super();
@@ -304,6 +310,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   /** Stops every listener (ICS MultiClose); connected clients stay connected. */
   async close(): Promise<void> {
     for (const listener of this.listenerList) listener.close();
+    this.closeCount++;
+    this.adding?.close();
     this.setState('closed');
   }
 
@@ -319,13 +327,35 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     this.setState('listening');
   }
 
-  /** Adds a listener at run time (validated like a multiListenSockets item) and opens it. */
-  async addListenSocket(item: MultiListenItem<C>): Promise<Listener> {
-    const listener = new Listener(this.itemSpec(item, this.listenerList.length - 1), this);
-    await listener.open();
-    this.listenerList.push(listener);
-    this.setState('listening');
-    return listener;
+  /**
+   * Adds a listener at run time (validated like a multiListenSockets item) and
+   * opens it; it joins listenSockets once it listens (on failure nothing is
+   * added). Calls run one after the other, so each gets the next index.
+   */
+  addListenSocket(item: MultiListenItem<C>): Promise<Listener> {
+    const closes = this.closeCount;
+    const add = async (): Promise<Listener> => {
+      const listener = new Listener(this.itemSpec(item, this.listenerList.length - 1), this);
+      // A close() since this call: the listener is not wanted any more.
+      const aborted = () => new Error(`${WHERE}: adding ${listener.url} aborted: the server was closed meanwhile`);
+      if (this.closeCount !== closes) throw aborted();
+      this.adding = listener; // close() meanwhile closes it
+      try {
+        await listener.open();
+      } finally {
+        this.adding = undefined;
+      }
+      if (this.closeCount !== closes) {
+        listener.close();
+        throw aborted();
+      }
+      this.listenerList.push(listener);
+      this.setState('listening');
+      return listener;
+    };
+    const added = this.addQueue.then(add);
+    this.addQueue = added.then(ignore, ignore);
+    return added;
   }
 
   /**

@@ -1,0 +1,161 @@
+import * as net from 'node:net';
+import { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
+import { describe } from '@ics-ts/wsocket';
+import type { ClientClassRef, ClientConstructor } from './client-registry';
+import type { TWSocketClient } from './wsocket-client';
+
+/**
+ * One TLS (or plain) host, ICS's TIcsHost: the names it answers to, where it
+ * listens, its identity and security level, and (our addition) its own client
+ * class.
+ */
+export interface IcsHostOptions<C extends TWSocketClient = TWSocketClient>
+  extends Partial<Omit<SslContextOptions, 'sslCert'>> {
+  /** Exact names ('mail.example.com') and one-label wildcards ('*.example.com'). */
+  hostNames: string[];
+  /** Default true; a disabled host binds nothing and is never picked. */
+  hostEnabled?: boolean;
+  /** IP literal to bind. Default '0.0.0.0'. */
+  bindIpAddr?: string;
+  /** A second IP literal to bind the same ports on ('::', say). */
+  bindIpAddr2?: string;
+  /** Plain TCP port; 0 = none. Default 0. */
+  bindNonPort?: number;
+  /** TLS port; 0 = none. Default 0. */
+  bindSslPort?: number;
+  /** A short name for reports and logs; unique. Default 'host<index>'. */
+  hostTag?: string;
+  /** Free text for a person. */
+  descr?: string;
+  /** The identity (file, inline PEM, bundle or PFX); needed with bindSslPort. */
+  sslCert?: string;
+  /** Client class for this host's connections (class or registered name). */
+  clientClass?: ClientClassRef<C>;
+}
+
+const HOST_KEYS = new Set([
+  'hostNames', 'hostEnabled', 'bindIpAddr', 'bindIpAddr2', 'bindNonPort', 'bindSslPort', 'hostTag', 'descr',
+  'sslCert', 'sslKey', 'sslPassword', 'sslInter', 'sslCA', 'sslSrvSecurity', 'sslCipherList12', 'sslCipherList13',
+  'sslVerifyPeer', 'alpnProtocols', 'sessionTimeout', 'sessionTickets', 'refuseExpired', 'expireWarnDays', 'clientClass',
+]);
+const CONTEXT_KEYS = [
+  'sslCert', 'sslKey', 'sslPassword', 'sslInter', 'sslCA', 'sslSrvSecurity', 'sslCipherList12', 'sslCipherList13',
+  'sslVerifyPeer', 'alpnProtocols', 'sessionTimeout', 'sessionTickets', 'refuseExpired', 'expireWarnDays',
+] as const;
+
+/** A host name as SNI sends it: lower case, no trailing dot. */
+export function normalizeHostName(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.endsWith('.') ? lower.slice(0, -1) : lower;
+}
+
+const LABEL = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/;
+
+function validName(name: string): boolean {
+  const labels = (name.startsWith('*.') ? name.slice(2) : name).split('.');
+  return name.length <= 253 && labels.every((label) => LABEL.test(label)) && !name.slice(2).includes('*');
+}
+
+/** A validated host: what the server builds bindings and SNI maps from. */
+export class IcsHost<C extends TWSocketClient = TWSocketClient> {
+  readonly index: number;
+  readonly hostTag: string;
+  readonly descr: string;
+  readonly hostNames: readonly string[];
+  readonly hostEnabled: boolean;
+  readonly bindIpAddr: string;
+  readonly bindIpAddr2: string;
+  readonly bindNonPort: number;
+  readonly bindSslPort: number;
+  readonly sslContext: TSslContext | undefined;
+  readonly clientClass: ClientConstructor<C> | undefined;
+  /** The options it was made from (for a report, or to change it later). */
+  readonly options: Readonly<IcsHostOptions<C>>;
+
+  constructor(
+    options: IcsHostOptions<C>,
+    index: number,
+    resolveClientClass: (ref: ClientClassRef<C>, option: string) => ClientConstructor<C>,
+    where = 'TWSocketServer',
+  ) {
+    const name = `icsHosts[${index}]`;
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw new TypeError(`${where}: option ${name} must be an object, got ${describe(options)}`);
+    }
+    const tag = options.hostTag ?? `host${index}`;
+    if (typeof tag !== 'string' || tag === '') {
+      throw new TypeError(`${where}: option ${name}.hostTag must be a non-empty string, got ${describe(options.hostTag)}`);
+    }
+    const at = `${where}: option ${name} (${tag})`;
+    for (const key of Object.keys(options)) {
+      if (!HOST_KEYS.has(key)) throw new TypeError(`${at}: unknown key ${JSON.stringify(key)}`);
+    }
+    const names = options.hostNames;
+    if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string')) {
+      throw new TypeError(`${at}: hostNames must be a non-empty array of host names, got ${describe(names)}`);
+    }
+    const normalized = names.map(normalizeHostName);
+    const bad = normalized.find((n) => !validName(n));
+    if (bad !== undefined) {
+      throw new TypeError(`${at}: hostNames has ${JSON.stringify(bad)}, not a host name or a one-label wildcard (*.example.com)`);
+    }
+    const enabled = options.hostEnabled ?? true;
+    if (typeof enabled !== 'boolean') throw new TypeError(`${at}: hostEnabled must be a boolean, got ${describe(enabled)}`);
+    const addr = options.bindIpAddr ?? '0.0.0.0';
+    if (typeof addr !== 'string' || net.isIP(addr) === 0) {
+      throw new TypeError(`${at}: bindIpAddr must be an IP address literal, got ${describe(addr)}`);
+    }
+    const addr2 = options.bindIpAddr2 ?? '';
+    if (typeof addr2 !== 'string' || (addr2 !== '' && net.isIP(addr2) === 0)) {
+      throw new TypeError(`${at}: bindIpAddr2 must be an IP address literal or empty, got ${describe(addr2)}`);
+    }
+    const nonPort = port(options.bindNonPort, `${at}: bindNonPort`);
+    const sslPort = port(options.bindSslPort, `${at}: bindSslPort`);
+    if (enabled && nonPort === 0 && sslPort === 0) {
+      throw new TypeError(`${at}: neither bindNonPort nor bindSslPort is set: the host would listen nowhere`);
+    }
+    if (nonPort !== 0 && nonPort === sslPort) {
+      throw new TypeError(`${at}: bindNonPort and bindSslPort are both ${nonPort}: one port cannot be plain and TLS`);
+    }
+    let context: TSslContext | undefined;
+    if (sslPort !== 0 && enabled) {
+      if (!options.sslCert) throw new TypeError(`${at}: bindSslPort ${sslPort} needs sslCert (the host's certificate)`);
+      const contextOptions: Partial<SslContextOptions> = {};
+      for (const key of CONTEXT_KEYS) {
+        if (options[key] !== undefined) (contextOptions as Record<string, unknown>)[key] = options[key];
+      }
+      try {
+        context = new TSslContext(contextOptions as SslContextOptions);
+      } catch (error) {
+        const message = `${at}: ${(error as Error).message.replace(/^TSslContext: /, '')}`;
+        throw error instanceof RangeError ? new RangeError(message, { cause: error }) : new TypeError(message, { cause: error });
+      }
+    }
+    this.index = index;
+    this.hostTag = tag;
+    this.descr = typeof options.descr === 'string' ? options.descr : '';
+    this.hostNames = normalized;
+    this.hostEnabled = enabled;
+    this.bindIpAddr = addr;
+    this.bindIpAddr2 = addr2;
+    this.bindNonPort = nonPort;
+    this.bindSslPort = sslPort;
+    this.sslContext = context;
+    this.clientClass = options.clientClass === undefined ? undefined : resolveClientClass(options.clientClass, `${name}.clientClass`);
+    this.options = { ...options };
+  }
+
+  /** ICS DisplayName: `tag - descr` or `tag - addr:ports`. */
+  get displayName(): string {
+    const ports = [this.bindNonPort && `${this.bindNonPort}`, this.bindSslPort && `${this.bindSslPort} (TLS)`].filter(Boolean);
+    return `${this.hostTag} - ${this.descr || `${this.bindIpAddr}:${ports.join(', ')}`}`;
+  }
+}
+
+function port(value: unknown, what: string): number {
+  const result = value ?? 0;
+  if (!Number.isInteger(result) || (result as number) < 0 || (result as number) > 65535) {
+    throw new RangeError(`${what} must be an integer in 0..65535 (0 = none), got ${describe(value)}`);
+  }
+  return result as number;
+}
