@@ -15,6 +15,12 @@ export class ConnectionInfo {
     readonly localPort: number,
     /** The listener that accepted it: -1 for the main addr/port, else the multiListenSockets index. */
     readonly multiListenIndex: number,
+    /** The icsHosts entry serving it (-1 without icsHosts), ICS IcsHostIdx. */
+    readonly icsHostIdx = -1,
+    /** That host's hostTag ('' without icsHosts). */
+    readonly hostTag = '',
+    /** The host name the TLS client asked for and matched ('*.example.com' for a wildcard), '' for the default host. */
+    readonly matchedName = '',
   ) {}
 
   /** Peer address, IPv4 peers of a dual-stack listener as plain IPv4. */

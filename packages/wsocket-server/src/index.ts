@@ -1,14 +1,19 @@
 import 'reflect-metadata';
 
 export { TWSocketServer } from './wsocket-server';
-export type { ListenFailure, ServerState, TooBusyInfo, WSocketServerEvents } from './wsocket-server';
+export type { CertRecheck, ListenFailure, ServerState, TooBusyInfo, WSocketServerEvents } from './wsocket-server';
+export { IcsHost, normalizeHostName } from './ics-host';
+export type { IcsHostOptions } from './ics-host';
+export { SniSelector, buildBindings } from './host-table';
+export type { HostBinding, HostMatch, SniPolicy } from './host-table';
+export type { HostReport, HostsValidation } from './host-report';
 export { TWSocketClient } from './wsocket-client';
 export type { ClientOwner } from './wsocket-client';
 export { ConnectionInfo } from './connection-info';
 export { ClientClassRegistry, clientClass, clientClassRegistry, registerClientClass } from './client-registry';
 export type { ClientClassRef, ClientConstructor } from './client-registry';
 export { Listener } from './listener';
-export type { ListenerSpec, ListenerState, ListenerStatus } from './listener';
+export type { ListenerHosts, ListenerSpec, ListenerState, ListenerStatus } from './listener';
 export type { MultiListenItem } from './multi-listen-options';
 export type { HandshakeFailure } from './tls-handshake';
 export type { TlsFacts } from './tls-facts';

@@ -2,6 +2,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { TSslContext } from '@ics-ts/ssl-context';
 import type { ClientConstructor } from './client-registry';
+import type { SniSelector } from './host-table';
+import type { IcsHost } from './ics-host';
 import type { SocketFamily } from './server-options';
 
 export type ListenerState = 'closed' | 'listening' | 'failed';
@@ -26,6 +28,16 @@ export interface ListenerSpec {
   sslContext?: TSslContext;
   /** This listener's own client class; the server's when undefined. */
   clientClass?: ClientConstructor;
+}
+
+/** The hosts of an icsHosts binding served by a listener (replaced when the table changes). */
+export interface ListenerHosts {
+  /** `addr|port|tls`, the binding's identity across table changes. */
+  key: string;
+  /** Enabled hosts bound here, the default first. */
+  hosts: IcsHost[];
+  /** On a TLS binding: the host for a server name. */
+  sni: SniSelector | undefined;
 }
 
 /** A listener as a person reads it (ICS ListenStates). */
@@ -53,6 +65,15 @@ export class Listener {
   private opening: { abort(): void } | undefined;
   /** Out of file descriptors was reported; not again until a descriptor could be had. */
   private starved = false;
+
+  /** Set when the listener serves icsHosts bindings. */
+  hosts: ListenerHosts | undefined;
+
+  /** The context a handshake starts with: the default host's, or the listener's. */
+  tlsContext(): TSslContext | undefined {
+    if (!this.spec.sslEnable) return undefined;
+    return this.hosts?.sni?.defaultHost?.sslContext ?? this.spec.sslContext;
+  }
 
   constructor(
     readonly spec: ListenerSpec,

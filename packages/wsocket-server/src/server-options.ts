@@ -3,6 +3,8 @@ import { describe } from '@ics-ts/wsocket';
 import { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
 import type { DependencyContainer } from 'tsyringe';
 import type { ClientClassRef, ClientClassRegistry } from './client-registry';
+import type { SniPolicy } from './host-table';
+import type { IcsHostOptions } from './ics-host';
 import type { MultiListenItem } from './multi-listen-options';
 import { servicePort } from './service-port';
 import type { TWSocketClient } from './wsocket-client';
@@ -45,6 +47,18 @@ export interface WSocketServerOptions<C extends TWSocketClient = TWSocketClient>
   sslContext?: TSslContext | SslContextOptions;
   /** Milliseconds a TLS handshake may take before the peer is dropped; 0 = no limit. Default 10000. */
   sslHandshakeTimeout?: number;
+  /**
+   * TLS (and plain) hosts (ICS IcsHosts): the listeners are built from their
+   * bindings, and TLS listeners pick the host by SNI. Excludes addr, port,
+   * socketFamily, ipv6Only, multiListenSockets, sslEnable and sslContext.
+   */
+  icsHosts?: IcsHostOptions<C>[];
+  /** A TLS server name that matches no host: serve the listener's default host, or refuse. Default 'default'. */
+  sniUnknown?: SniPolicy;
+  /** A TLS client that sends no server name: serve the default host, or refuse. Default 'default'. */
+  sniMissing?: SniPolicy;
+  /** Milliseconds between automatic recheckSslCerts() while listening; 0 = never. Default 0. */
+  sslCertRecheckInterval?: number;
   /** Parent container for per-connection child containers. Default: a child of tsyringe's global container. */
   container?: DependencyContainer;
   /** Where client class names are looked up. Default: the shared clientClassRegistry. */
@@ -68,8 +82,18 @@ export const SERVER_DEFAULTS = {
 const KNOWN_KEYS = new Set([
   'addr', 'port', 'socketFamily', 'ipv6Only', 'listenBacklog', 'clientClass', 'banner', 'bannerTooBusy',
   'lineEnd', 'maxClients', 'tooBusyCloseTimeout', 'container', 'registry', 'multiListenSockets', 'sslEnable',
-  'sslContext', 'sslHandshakeTimeout',
+  'sslContext', 'sslHandshakeTimeout', 'icsHosts', 'sniUnknown', 'sniMissing', 'sslCertRecheckInterval',
 ]);
+
+/** Options the host table replaces: giving one of them with icsHosts is a mistake. */
+export const LISTENER_KEYS = ['addr', 'port', 'socketFamily', 'ipv6Only', 'multiListenSockets', 'sslEnable', 'sslContext'] as const;
+
+export function checkSniPolicy(value: unknown, where: string, option: string): SniPolicy {
+  if (value !== 'default' && value !== 'refuse') {
+    fail('type', where, `option ${option} must be 'default' or 'refuse', got ${describe(value)}`);
+  }
+  return value;
+}
 
 /** An option's failure, thrown as `TypeError` or `RangeError` with the option and value named. */
 function fail(kind: 'type' | 'range', where: string, message: string): never {

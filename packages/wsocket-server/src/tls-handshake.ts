@@ -1,6 +1,8 @@
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
+import { unmapIPv4 } from '@ics-ts/wsocket';
 import type { TSslContext } from '@ics-ts/ssl-context';
+import type { HostMatch, SniSelector } from './host-table';
 import type { Listener } from './listener';
 
 /** A TLS handshake that did not complete. */
@@ -13,8 +15,8 @@ export interface HandshakeFailure {
 
 /** What the handshake reports to (the server). */
 export interface HandshakeOwner {
-  handshakeDone(socket: tls.TLSSocket, listener: Listener, tooBusy: boolean): void;
-  handshakeFailed(failure: HandshakeFailure, tooBusy: boolean): void;
+  handshakeDone(socket: tls.TLSSocket, listener: Listener, tooBusy: boolean, host: HostMatch | undefined): void;
+  handshakeFailed(socket: tls.TLSSocket, failure: HandshakeFailure, tooBusy: boolean): void;
 }
 
 interface Pending {
@@ -23,6 +25,9 @@ interface Pending {
   tooBusy: boolean;
   peerAddr: string;
   peerPort: number;
+  sni: SniSelector | undefined;
+  /** The host SNI picked (when the client sent a name). */
+  host?: HostMatch;
 }
 
 const PENDING = Symbol('ics-ts.handshake');
@@ -42,18 +47,31 @@ export function startServerHandshake(
   owner: HandshakeOwner,
   listener: Listener,
   tooBusy: boolean,
-): void {
+  sni?: SniSelector,
+): tls.TLSSocket {
   const socket: PendingSocket = new tls.TLSSocket(raw, {
     isServer: true,
     secureContext: context.secureContext,
     ...context.socketOptions(),
+    SNICallback: sni ? onServerName : undefined,
   });
-  socket[PENDING] = { owner, listener, tooBusy, peerAddr: raw.remoteAddress ?? '', peerPort: raw.remotePort ?? 0 };
+  socket[PENDING] = { owner, listener, tooBusy, peerAddr: raw.remoteAddress ?? '', peerPort: raw.remotePort ?? 0, sni };
   socket.on('secure', onSecure);
   socket.on('error', onError);
   socket.on('close', onClose);
+  socket.on('end', onEnd);
   socket.on('timeout', onTimeout);
   if (timeoutMs > 0) socket.setTimeout(timeoutMs);
+  return socket;
+}
+
+/** Node calls it with the socket as `this`: the host for the name, or refuse the handshake. */
+function onServerName(this: PendingSocket, serverName: string, done: (error: Error | null, context?: tls.SecureContext) => void): void {
+  const pending = this[PENDING];
+  const match = pending?.sni?.select(serverName);
+  if (!pending || !match) return done(new Error(`unknown server name ${JSON.stringify(serverName)} (refused by sniUnknown)`));
+  pending.host = match;
+  done(null, match.host.sslContext?.secureContext);
 }
 
 /** Takes the pending record off the socket (once) and the handshake listeners with it. */
@@ -64,6 +82,7 @@ function settle(socket: PendingSocket): Pending | undefined {
   socket.removeListener('secure', onSecure);
   socket.removeListener('error', onError);
   socket.removeListener('close', onClose);
+  socket.removeListener('end', onEnd);
   socket.removeListener('timeout', onTimeout);
   socket.setTimeout(0);
   return pending;
@@ -75,7 +94,8 @@ function fail(socket: PendingSocket, error: Error): void {
   socket.destroy();
   if (!pending) return;
   pending.owner.handshakeFailed(
-    { error, peerAddr: pending.peerAddr, peerPort: pending.peerPort, multiListenIndex: pending.listener.index },
+    socket,
+    { error, peerAddr: unmapIPv4(pending.peerAddr), peerPort: pending.peerPort, multiListenIndex: pending.listener.index },
     pending.tooBusy,
   );
 }
@@ -85,10 +105,41 @@ function onSecure(this: PendingSocket): void {
   if (verifyError && rejectsUnauthorized(this)) {
     return fail(this, new Error(`client certificate refused: ${verifyError.message}`));
   }
+  const current = this[PENDING];
+  let host = current?.host;
+  if (current?.sni && !host) {
+    // No server name was sent (no SNICallback call): the default host, unless refused.
+    host = current.sni.select(undefined);
+    if (!host) return fail(this, new Error('no server name sent (refused by sniMissing)'));
+  }
+  const level = host?.host.sslContext?.profile;
+  const protocol = this.getProtocol();
+  if (level && protocol && !versionAllowed(protocol, level.minVersion, level.maxVersion)) {
+    // OpenSSL keeps the first context's version range when SNI switches context: enforce the host's here.
+    return fail(this, new Error(`${protocol} refused by host ${host!.host.hostTag} (sslSrvSecurity ${level.level})`));
+  }
   const pending = settle(this);
   if (!pending) return;
   this.disableRenegotiation();
-  pending.owner.handshakeDone(this, pending.listener, pending.tooBusy);
+  // A server TLSSocket made outside tls.Server reports later TLS errors (a refused
+  // renegotiation, a corrupt record) only as '_tlsError': end the connection on them.
+  this.on('_tlsError', destroyOnTlsError);
+  pending.owner.handshakeDone(this, pending.listener, pending.tooBusy, host);
+}
+
+const VERSION_ORDER = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+
+function versionAllowed(protocol: string, min: string, max: string): boolean {
+  const at = VERSION_ORDER.indexOf(protocol);
+  return at >= VERSION_ORDER.indexOf(min) && at <= VERSION_ORDER.indexOf(max);
+}
+
+function destroyOnTlsError(this: tls.TLSSocket, error: Error): void {
+  this.destroy(error);
+}
+
+function onEnd(this: PendingSocket): void {
+  fail(this, new Error('the peer closed the connection during the TLS handshake'));
 }
 
 function onError(this: PendingSocket, error: Error): void {

@@ -1,4 +1,5 @@
 import { TWSocket } from '@ics-ts/wsocket';
+import type { IcsHost } from './ics-host';
 import { TlsFacts, readTlsFacts } from './tls-facts';
 
 /** What a client needs of the server that owns it. */
@@ -25,7 +26,21 @@ export class TWSocketClient extends TWSocket {
   /** The listener that accepted this connection: -1 the main one, else its multiListenSockets index. */
   multiListenIndex = -1;
 
+  /** The icsHosts entry serving this connection (ICS IcsHostIdx; -1 without icsHosts). */
+  icsHostIdx = -1;
+  /** That host's hostTag ('' without icsHosts). */
+  hostTag = '';
+  /** That host, with its names, bindings and TLS context. */
+  icsHost: IcsHost | undefined;
+  /** The server name that picked the host ('*.example.com' for a wildcard match), '' for the default host. */
+  matchedName = '';
+
   private tlsFacts: TlsFacts | undefined | null = null;
+
+  /** @internal The server reads the facts while the handshake is fresh. */
+  setTlsFacts(facts: TlsFacts | undefined): void {
+    this.tlsFacts = facts;
+  }
 
   /**
    * TLS facts (protocol, cipher, SNI name, ALPN, client certificate) when the

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { TSslContext } from '@ics-ts/ssl-context';
 import { describe } from '@ics-ts/wsocket';
@@ -20,11 +20,25 @@ import {
   resolveAddress,
   resolvePort,
   resolveSslContext,
+  LISTENER_KEYS,
+  checkSniPolicy,
 } from './server-options';
 import { HandshakeFailure, HandshakeOwner, startServerHandshake } from './tls-handshake';
+import { HostBinding, HostMatch, SniPolicy, SniSelector, bindingKey, buildBindings } from './host-table';
+import { HostsValidation, reportHosts } from './host-report';
+import { IcsHost, IcsHostOptions } from './ics-host';
+import { readTlsFacts } from './tls-facts';
 import { ClientOwner, TWSocketClient } from './wsocket-client';
 
 export type ServerState = 'closed' | 'listening';
+
+/** What recheckSslCerts() found. */
+export interface CertRecheck {
+  /** Hosts whose certificate changed and was swapped in. */
+  reloaded: string[];
+  /** Hosts whose changed files could not be loaded: they keep their last good certificate. */
+  failed: { hostTag: string; error: Error }[];
+}
 
 /** A listener that could not be opened by multiListenEx. */
 export interface ListenFailure {
@@ -56,6 +70,8 @@ export interface WSocketServerEvents<C extends TWSocketClient> {
   tooBusy: [info: TooBusyInfo];
   /** A TLS handshake failed (garbage, timeout, refused client certificate...); the connection is closed. */
   sslHandshakeError: [failure: HandshakeFailure];
+  /** recheckSslCerts() (or its timer) swapped in a certificate or failed to. */
+  sslCertRecheck: [result: CertRecheck];
 }
 
 const WHERE = 'TWSocketServer';
@@ -83,6 +99,13 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   tooBusyCount = 0;
   /** TLS handshakes that failed since the server was made. */
   sslHandshakeErrors = 0;
+  readonly sniUnknown: SniPolicy;
+  readonly sniMissing: SniPolicy;
+  private hostList: IcsHost<C>[] = [];
+  private readonly recheckIntervalMs: number;
+  private recheckTimer: NodeJS.Timeout | undefined;
+  /** TLS connections in their handshake (too busy ones too), ended by shutdown(). */
+  private readonly handshakeSockets = new Set<tls.TLSSocket>();
 
   private bannerText: string;
   private bannerTooBusyText: string;
@@ -144,14 +167,40 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     if (this.sslEnable && !this.sslContext) throw new TypeError(`${WHERE}: option sslEnable needs option sslContext`);
     this.registry = checkRegistry(options.registry ?? clientClassRegistry);
     this.cls = this.checkClientClass(options.clientClass ?? (TWSocketClient as unknown as ClientConstructor<C>));
+    this.sniUnknown = checkSniPolicy(options.sniUnknown ?? 'default', WHERE, 'sniUnknown');
+    this.sniMissing = checkSniPolicy(options.sniMissing ?? 'default', WHERE, 'sniMissing');
+    this.recheckIntervalMs = checkCount(options.sslCertRecheckInterval ?? 0, WHERE, 'sslCertRecheckInterval');
     const items = options.multiListenSockets ?? [];
     if (!Array.isArray(items)) {
       throw new TypeError(`${WHERE}: option multiListenSockets must be an array, got ${describe(items)}`);
     }
     const itemSpecs = items.map((item, index) => this.itemSpec(item, index));
+    let bindings: HostBinding[] = [];
+    if (options.icsHosts !== undefined) {
+      if (!Array.isArray(options.icsHosts)) {
+        throw new TypeError(`${WHERE}: option icsHosts must be an array of hosts, got ${describe(options.icsHosts)}`);
+      }
+      if (options.icsHosts.length > 0) {
+        const clash = LISTENER_KEYS.find((key) => options[key] !== undefined);
+        if (clash) {
+          throw new TypeError(`${WHERE}: option ${clash} cannot be given with icsHosts: the listeners come from the host table`);
+        }
+        this.hostList = this.makeHosts(options.icsHosts);
+        bindings = buildBindings(this.hostList, WHERE);
+        if (bindings.length === 0) throw new TypeError(`${WHERE}: option icsHosts: no enabled host binds a port`);
+        this.addr = bindings[0].addr;
+        this.port = bindings[0].port;
+        this.socketFamily = net.isIPv6(this.addr) ? 'ipv6' : 'ipv4';
+      }
+    }
     // Our own child: registrations here never reach the global container.
     this.serverContainer = checkContainer(options.container ?? globalContainer).createChildContainer();
     this.serverContainer.register(TWSocketServer, { useValue: this });
+    if (bindings.length > 0) {
+      this.listenerList = bindings.map((binding, i) => this.bindingListener(binding, i - 1));
+      this.mainListener = this.listenerList[0];
+      return;
+    }
     this.mainListener = new Listener(
       {
         index: -1,
@@ -364,6 +413,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
    */
   async shutdown(timeoutMs = 5000): Promise<void> {
     await this.close();
+    // Connections still in their TLS handshake never become clients now.
+    for (const socket of [...this.handshakeSockets]) socket.destroy();
     const all = this.clients.map((client) => this.whenGone(client));
     // Connections turned away as too busy are already closing: wait for them too.
     for (const socket of this.tooBusySockets) all.push(whenClosed(socket));
@@ -378,6 +429,147 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     const stragglers = [...this.tooBusySockets].map(whenClosed);
     for (const socket of this.tooBusySockets) socket.destroy();
     await Promise.all([this.disconnectAll(), ...stragglers]);
+  }
+
+  // ---- IcsHosts -----------------------------------------------------------------
+
+  /** The host table (validated), in table order; empty without icsHosts. */
+  get icsHosts(): readonly IcsHost<C>[] {
+    return this.hostList;
+  }
+
+  /**
+   * ICS ValidateHosts: the host table as a person reads it: names, bindings,
+   * certificate names and days left, and problems (a name the certificate does
+   * not cover, expiry, a name already taken on the same listener).
+   */
+  validateHosts(): HostsValidation {
+    return reportHosts(this.hostList, buildBindings(this.hostList, WHERE));
+  }
+
+  /**
+   * ICS RecheckSslCerts: re-reads every TLS host's certificate files and swaps
+   * changed ones in; open connections keep theirs. A file that fails to load
+   * keeps the last good certificate and is reported.
+   */
+  recheckSslCerts(): CertRecheck {
+    const result: CertRecheck = { reloaded: [], failed: [] };
+    for (const host of this.hostList) {
+      const outcome = host.sslContext?.reload();
+      if (outcome?.changed) result.reloaded.push(host.hostTag);
+      else if (outcome?.error) result.failed.push({ hostTag: host.hostTag, error: outcome.error });
+    }
+    if (result.reloaded.length + result.failed.length > 0 && this.listenerCount('sslCertRecheck') > 0) {
+      try {
+        this.emit('sslCertRecheck', result);
+      } catch (error) {
+        this.reportBgException(error, undefined);
+      }
+    }
+    return result;
+  }
+
+  /**
+   * Replaces the host table at run time: hosts added, changed, disabled or
+   * removed. The new table is validated first (nothing changes on an error);
+   * listeners whose binding stays keep running with the new hosts, new bindings
+   * are opened when the server is listening, bindings no longer used are closed.
+   * No client is disconnected.
+   */
+  async setIcsHosts(table: IcsHostOptions<C>[]): Promise<void> {
+    if (!Array.isArray(table)) throw new TypeError(`${WHERE}: icsHosts must be an array of hosts, got ${describe(table)}`);
+    if (this.hostList.length === 0) throw new Error(`${WHERE}: setIcsHosts needs a server made with icsHosts`);
+    const hosts = this.makeHosts(table);
+    const bindings = buildBindings(hosts, WHERE);
+    if (bindings.length === 0) throw new TypeError(`${WHERE}: icsHosts: no enabled host binds a port`);
+    const byKey = new Map(this.listenerList.filter((l) => l.hosts).map((l) => [l.hosts!.key, l]));
+    const opening: Listener[] = [];
+    for (const binding of bindings) {
+      const existing = byKey.get(binding.key);
+      byKey.delete(binding.key);
+      if (existing) {
+        existing.hosts = this.listenerHosts(binding);
+        if (existing.state !== 'listening' && this.currentState === 'listening') opening.push(existing);
+        continue;
+      }
+      const listener = this.bindingListener(binding, this.listenerList.length - 1);
+      this.listenerList.push(listener);
+      if (this.currentState === 'listening') opening.push(listener);
+    }
+    for (const unused of byKey.values()) {
+      unused.close();
+      unused.hosts = { ...unused.hosts!, hosts: [], sni: unused.hosts!.sni && new SniSelector([], this.sniUnknown, this.sniMissing) };
+    }
+    this.hostList = hosts;
+    await Promise.all(opening.map((listener) => listener.open()));
+  }
+
+  /** Adds a host (see setIcsHosts). */
+  addIcsHost(host: IcsHostOptions<C>): Promise<void> {
+    return this.setIcsHosts([...this.hostList.map((h) => h.options as IcsHostOptions<C>), host]);
+  }
+
+  /** Removes the host with this hostTag (see setIcsHosts). */
+  removeIcsHost(hostTag: string): Promise<void> {
+    this.hostByTag(hostTag);
+    return this.setIcsHosts(this.hostList.filter((h) => h.hostTag !== hostTag).map((h) => h.options as IcsHostOptions<C>));
+  }
+
+  /** Enables or disables the host with this hostTag (see setIcsHosts). */
+  setIcsHostEnabled(hostTag: string, enabled: boolean): Promise<void> {
+    this.hostByTag(hostTag);
+    return this.setIcsHosts(
+      this.hostList.map((h) => (h.hostTag === hostTag ? { ...h.options, hostEnabled: enabled } : h.options) as IcsHostOptions<C>),
+    );
+  }
+
+  private hostByTag(hostTag: string): IcsHost<C> {
+    const host = this.hostList.find((h) => h.hostTag === hostTag);
+    if (!host) throw new RangeError(`${WHERE}: no host with hostTag ${JSON.stringify(hostTag)} (${this.hostList.map((h) => h.hostTag).join(', ')})`);
+    return host;
+  }
+
+  private makeHosts(table: IcsHostOptions<C>[]): IcsHost<C>[] {
+    const hosts = table.map((options, index) => new IcsHost<C>(options, index, (ref, option) => this.checkClientClass(ref, option), WHERE));
+    const tags = new Set<string>();
+    for (const host of hosts) {
+      if (tags.has(host.hostTag)) throw new TypeError(`${WHERE}: option icsHosts[${host.index}]: hostTag ${JSON.stringify(host.hostTag)} is used twice`);
+      tags.add(host.hostTag);
+    }
+    return hosts;
+  }
+
+  private listenerHosts(binding: HostBinding): NonNullable<Listener['hosts']> {
+    const sni = binding.tls ? new SniSelector(binding.hosts, this.sniUnknown, this.sniMissing) : undefined;
+    return { key: binding.key, hosts: binding.hosts, sni };
+  }
+
+  private bindingListener(binding: HostBinding, index: number): Listener {
+    const listener = new Listener(
+      {
+        index,
+        addr: binding.addr,
+        port: binding.port,
+        socketFamily: net.isIPv6(binding.addr) ? 'ipv6' : 'ipv4',
+        ipv6Only: false,
+        listenBacklog: this.listenBacklog,
+        sslEnable: binding.tls,
+      },
+      this,
+    );
+    listener.hosts = this.listenerHosts(binding);
+    return listener;
+  }
+
+  private startRecheckTimer(): void {
+    if (this.recheckIntervalMs === 0 || this.recheckTimer || this.hostList.length === 0) return;
+    this.recheckTimer = setInterval(recheckLater, this.recheckIntervalMs, this);
+    this.recheckTimer.unref();
+  }
+
+  private stopRecheckTimer(): void {
+    if (this.recheckTimer) clearInterval(this.recheckTimer);
+    this.recheckTimer = undefined;
   }
 
   // ---- the client list -------------------------------------------------------
@@ -418,10 +610,11 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   acceptConnection(socket: net.Socket, listener: Listener): void {
     const max = this.maxClientsValue;
     const tooBusy = max > 0 && this.clientSet.size + this.handshaking >= max;
-    const context = listener.spec.sslContext;
+    const context = listener.tlsContext();
     if (context) {
       if (!tooBusy) this.handshaking++;
-      startServerHandshake(socket, context, this.sslHandshakeTimeoutMs, this, listener, tooBusy);
+      const sni = listener.hosts?.sni;
+      this.handshakeSockets.add(startServerHandshake(socket, context, this.sslHandshakeTimeoutMs, this, listener, tooBusy, sni));
     } else if (tooBusy) {
       this.rejectTooBusy(socket, listener);
     } else {
@@ -430,21 +623,25 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   }
 
   /** @internal */
-  handshakeDone(socket: tls.TLSSocket, listener: Listener, tooBusy: boolean): void {
+  handshakeDone(socket: tls.TLSSocket, listener: Listener, tooBusy: boolean, host: HostMatch | undefined): void {
+    this.handshakeSockets.delete(socket);
     if (tooBusy) return this.rejectTooBusy(socket, listener);
     this.handshaking--;
-    this.admit(socket, listener);
+    this.admit(socket, listener, host);
   }
 
   /** @internal */
-  handshakeFailed(failure: HandshakeFailure, tooBusy: boolean): void {
+  handshakeFailed(socket: tls.TLSSocket, failure: HandshakeFailure, tooBusy: boolean): void {
+    this.handshakeSockets.delete(socket);
     if (!tooBusy) this.handshaking--;
     this.sslHandshakeErrors++;
     if (this.listenerCount('sslHandshakeError') > 0) this.emitGuarded('sslHandshakeError', failure);
   }
 
-  private admit(socket: net.Socket, listener: Listener): void {
+  private admit(socket: net.Socket, listener: Listener, match?: HostMatch): void {
     const cliId = ++this.lastCliId;
+    // On a plain binding the host is the first bound there; on TLS, SNI's pick.
+    const host = (match?.host ?? listener.hosts?.hosts[0]) as IcsHost<C> | undefined;
     const info = new ConnectionInfo(
       cliId,
       socket.remoteAddress ?? '',
@@ -452,12 +649,17 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
       socket.localAddress ?? '',
       socket.localPort ?? 0,
       listener.index,
+      host?.index ?? -1,
+      host?.hostTag ?? '',
+      match?.matchedName ?? '',
     );
     let client: C;
     try {
       const connection = this.serverContainer.createChildContainer();
       connection.register(ConnectionInfo, { useValue: info });
-      client = connection.resolve((listener.spec.clientClass as ClientConstructor<C> | undefined) ?? this.cls);
+      client = connection.resolve(
+        host?.clientClass ?? (listener.spec.clientClass as ClientConstructor<C> | undefined) ?? this.cls,
+      );
     } catch (error) {
       socket.destroy();
       this.reportBgException(error, undefined);
@@ -467,10 +669,17 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     client.cliId = cliId;
     client.multiListenIndex = listener.index;
     client.banner = this.bannerText;
+    if (host) {
+      client.icsHost = host;
+      client.icsHostIdx = host.index;
+      client.hostTag = host.hostTag;
+      client.matchedName = match?.matchedName ?? '';
+    }
+    // Read while the handshake is fresh: kept for the client's whole life, after close too.
+    if (listener.spec.sslEnable) client.setTlsFacts(readTlsFacts(socket));
     this.clientSet.add(client);
     this.clientListCache = undefined;
 
-    if (listener.spec.sslEnable) void client.tls; // read the TLS facts while the socket is open
     const created = this.emitGuarded('clientCreate', client);
     try {
       // Runs client code too (onSessionConnected, changeState listeners).
@@ -579,6 +788,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     const previous = this.currentState;
     if (previous === state) return;
     this.currentState = state;
+    if (state === 'listening') this.startRecheckTimer();
+    else this.stopRecheckTimer();
     try {
       this.emit('changeState', state, previous);
     } catch (error) {
@@ -650,6 +861,10 @@ function checkContainer(parent: unknown): DependencyContainer {
 }
 
 function ignore(): void {}
+
+function recheckLater(server: TWSocketServer): void {
+  server.recheckSslCerts();
+}
 
 function whenClosed(socket: net.Socket): Promise<void> {
   if (socket.closed) return Promise.resolve();

@@ -364,10 +364,8 @@ describe('TLS facts on the client object', () => {
     expect(client.tls!.protocol).toBe('TLSv1.3');
   });
 
-  // BUG: TWSocketServer.admit reads `void client.tls` BEFORE client.attach(socket), when rawSocket is
-  // still undefined, so nothing is cached; the first read after close sees a destroyed TLSSocket
-  // (getProtocol() null, getCipher() null): protocol '' and cipher ''.
-  test.failing('the facts stay readable after the client closed, never read before (cached at admission)', async () => {
+  // The facts are read at admission, while the handshake is fresh: a destroyed TLSSocket has none.
+  test('the facts stay readable after the client closed, never read before (cached at admission)', async () => {
     const server = await startServer({ sslEnable: true, sslContext: ctxOptions({ alpnProtocols: ['imap'] }) });
     const { peer, client } = await connectTls(server, server.bindPort, { ALPNProtocols: ['imap'] });
     const gone = disconnects(server, 1);
@@ -551,12 +549,9 @@ describe('client code on a TLS connection', () => {
     expect(server.sslHandshakeErrors).toBe(0);
   });
 
-  // BUG: tls-handshake.ts onSecure calls disableRenegotiation(), but on a bare server TLSSocket (not made
-  // by tls.Server) control is never released (_releaseControl), so Node reports the
-  // ERR_TLS_RENEGOTIATION_DISABLED error only as the internal '_tlsError' event: no 'error', nothing
-  // destroys the socket, and the renegotiation completes. The same swallows every other TLS error after
-  // the handshake.
-  test.failing('client-initiated renegotiation (TLS 1.2) is refused: that connection ends, the server goes on', async () => {
+  // A server TLSSocket made outside tls.Server reports a refused renegotiation only as '_tlsError':
+  // tls-handshake.ts ends the connection on it.
+  test('client-initiated renegotiation (TLS 1.2) is refused: that connection ends, the server goes on', async () => {
     const server = await startServer({ clientClass: EchoClient, sslEnable: true, sslContext: ctxOptions() });
     const bystander = await connectTls(server, server.bindPort);
     const { peer, client } = await connectTls(server, server.bindPort, { maxVersion: 'TLSv1.2' });
@@ -586,12 +581,8 @@ describe('TLS errors after the handshake', () => {
     return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
   }
 
-  // BUG (same cause as the renegotiation one): a fatal TLS error on an established connection reaches
-  // only Node's internal '_tlsError' event of a bare server TLSSocket. Nobody destroys the socket: the
-  // server keeps a connection whose TLS layer is dead (the client object stays 'connected', in the
-  // list, holding a maxClients place) until the peer closes, and clientDisconnect then reports no
-  // error. Here the peer stays: the server must drop it on its own, with the TLS error as the reason.
-  test.failing('a corrupted record: the server drops the connection itself; the client leaves with the TLS error', async () => {
+  // Same cause: a fatal TLS error after the handshake must end the connection, with that error as the reason.
+  test('a corrupted record: the server drops the connection itself; the client leaves with the TLS error', async () => {
     const server = await startServer({ clientClass: EchoClient, banner: 'b', sslEnable: true, sslContext: ctxOptions() });
     const raw = new net.Socket();
     rawSockets.add(raw);

@@ -1,0 +1,94 @@
+import * as net from 'node:net';
+import type { HostBinding } from './host-table';
+import type { IcsHost } from './ics-host';
+
+/** One host as validateHosts() reports it. */
+export interface HostReport {
+  index: number;
+  hostTag: string;
+  displayName: string;
+  hostNames: readonly string[];
+  enabled: boolean;
+  /** `tcp://0.0.0.0:8080`, `tls://[::1]:8443` */
+  bindings: string[];
+  /** The certificate, for a TLS host. */
+  certificate?: { names: string[]; notAfter: string; daysLeft: number; securityLevel: string };
+  /** What deserves a look: names the certificate does not cover, expiry, names taken by an earlier host. */
+  problems: string[];
+}
+
+export interface HostsValidation {
+  hosts: HostReport[];
+  /** The report as lines a person reads. */
+  text: string;
+}
+
+function bindingUrl(binding: HostBinding): string {
+  const host = net.isIPv6(binding.addr) ? `[${binding.addr}]` : binding.addr;
+  return `${binding.tls ? 'tls' : 'tcp'}://${host}:${binding.port}`;
+}
+
+/** Does a certificate name (maybe a wildcard) cover a host name (maybe a wildcard)? */
+function covers(certName: string, hostName: string): boolean {
+  const cert = certName.toLowerCase();
+  if (cert === hostName) return true;
+  if (cert.startsWith('*.') && !hostName.startsWith('*.')) {
+    const dot = hostName.indexOf('.');
+    return dot > 0 && hostName.slice(dot + 1) === cert.slice(2);
+  }
+  return false;
+}
+
+/** ICS ValidateHosts' report: per host, names, bindings, certificate and problems. */
+export function reportHosts(hosts: readonly IcsHost[], bindings: readonly HostBinding[]): HostsValidation {
+  const claimed = new Map<string, IcsHost>(); // binding key + name → first host
+  const reports = hosts.map((host): HostReport => {
+    const problems: string[] = [];
+    const mine = bindings.filter((b) => b.hosts.includes(host));
+    for (const binding of mine) {
+      for (const name of host.hostNames) {
+        const key = `${binding.key}|${name}`;
+        const first = claimed.get(key);
+        if (first && first !== host) problems.push(`${name} on ${bindingUrl(binding)} is already served by ${first.hostTag}`);
+        else claimed.set(key, host);
+      }
+    }
+    const report: HostReport = {
+      index: host.index,
+      hostTag: host.hostTag,
+      displayName: host.displayName,
+      hostNames: host.hostNames,
+      enabled: host.hostEnabled,
+      bindings: mine.map(bindingUrl),
+      problems,
+    };
+    const context = host.sslContext;
+    if (context) {
+      const facts = context.facts;
+      report.certificate = {
+        names: facts.names,
+        notAfter: facts.notAfter.toISOString(),
+        daysLeft: facts.daysLeft,
+        securityLevel: context.profile.level,
+      };
+      for (const name of host.hostNames) {
+        if (!facts.names.some((certName) => covers(certName, name))) problems.push(`the certificate does not cover ${name}`);
+      }
+      problems.push(...context.warnings);
+    }
+    return report;
+  });
+  const text = reports
+    .map((r) => {
+      const head = `#${r.index} ${r.displayName}${r.enabled ? '' : ' (disabled)'}: ${r.hostNames.join(', ')}`;
+      const lines = [head, `  bindings: ${r.bindings.join(', ') || 'none'}`];
+      if (r.certificate) {
+        const c = r.certificate;
+        lines.push(`  certificate: ${c.names.join(', ')}, expires ${c.notAfter.slice(0, 10)} (${c.daysLeft} days), security ${c.securityLevel}`);
+      }
+      for (const problem of r.problems) lines.push(`  problem: ${problem}`);
+      return lines.join('\n');
+    })
+    .join('\n');
+  return { hosts: reports, text };
+}
