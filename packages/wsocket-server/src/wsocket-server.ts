@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { TSslContext } from '@ics-ts/ssl-context';
-import { describe } from '@ics-ts/wsocket';
+import { describe, unmapIPv4 } from '@ics-ts/wsocket';
 import { container as globalContainer, DependencyContainer } from 'tsyringe';
 import { ClientClassRef, ClientClassRegistry, ClientConstructor, clientClassRegistry, isClientClass } from './client-registry';
 import { ConnectionInfo } from './connection-info';
@@ -754,7 +754,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     else socket.end();
     if (this.listenerCount('tooBusy') > 0) {
       this.emitGuarded('tooBusy', {
-        peerAddr: socket.remoteAddress ?? '',
+        peerAddr: unmapIPv4(socket.remoteAddress ?? ''),
         peerPort: socket.remotePort ?? 0,
         multiListenIndex: listener.index,
       });
