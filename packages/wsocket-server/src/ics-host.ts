@@ -31,12 +31,15 @@ export interface IcsHostOptions<C extends TWSocketClient = TWSocketClient>
   sslCert?: string;
   /** Client class for this host's connections (class or registered name). */
   clientClass?: ClientClassRef<C>;
+  /** Banner for this host's clients instead of the server's (our addition). */
+  banner?: string;
 }
 
 const HOST_KEYS = new Set([
   'hostNames', 'hostEnabled', 'bindIpAddr', 'bindIpAddr2', 'bindNonPort', 'bindSslPort', 'hostTag', 'descr',
   'sslCert', 'sslKey', 'sslPassword', 'sslInter', 'sslCA', 'sslSrvSecurity', 'sslCipherList12', 'sslCipherList13',
   'sslVerifyPeer', 'alpnProtocols', 'sessionTimeout', 'sessionTickets', 'refuseExpired', 'expireWarnDays', 'clientClass',
+  'banner',
 ]);
 const CONTEXT_KEYS = [
   'sslCert', 'sslKey', 'sslPassword', 'sslInter', 'sslCA', 'sslSrvSecurity', 'sslCipherList12', 'sslCipherList13',
@@ -69,6 +72,8 @@ export class IcsHost<C extends TWSocketClient = TWSocketClient> {
   readonly bindSslPort: number;
   readonly sslContext: TSslContext | undefined;
   readonly clientClass: ClientConstructor<C> | undefined;
+  /** This host's banner; the server's when undefined. */
+  readonly banner: string | undefined;
   /** The options it was made from (for a report, or to change it later). */
   readonly options: Readonly<IcsHostOptions<C>>;
 
@@ -141,6 +146,10 @@ export class IcsHost<C extends TWSocketClient = TWSocketClient> {
     this.bindNonPort = nonPort;
     this.bindSslPort = sslPort;
     this.sslContext = context;
+    if (options.banner !== undefined && typeof options.banner !== 'string') {
+      throw new TypeError(`${at}: banner must be a string, got ${describe(options.banner)}`);
+    }
+    this.banner = options.banner;
     this.clientClass = options.clientClass === undefined ? undefined : resolveClientClass(options.clientClass, `${name}.clientClass`);
     this.options = { ...options };
   }

@@ -668,7 +668,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     client.server = this;
     client.cliId = cliId;
     client.multiListenIndex = listener.index;
-    client.banner = this.bannerText;
+    client.banner = host?.banner ?? this.bannerText;
     if (host) {
       client.icsHost = host;
       client.icsHostIdx = host.index;
