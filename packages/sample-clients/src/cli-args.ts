@@ -25,9 +25,10 @@ export class UsageError extends Error {
 export const HELP_TEXT = `Usage: ics-ts-server [options]
 
 Serves a registered client class (echo, chat, daytime, command, or your own)
-with a TWSocketServer. Without --config it runs the demo: the chat sample on
-127.0.0.1:2323 and, over TLS with a generated certificate for localhost, on
-127.0.0.1:2324; at most 50 clients.
+with a TWSocketServer. Without --config it runs the demo, a host table: the
+chat sample on 127.0.0.1:2323 and, over TLS, on 127.0.0.1:2324 for
+"localhost"; the echo sample on the same TLS port for "echo.localhost"
+(picked by SNI); generated certificates; at most 50 clients.
 
 Options:
   --config FILE     JSON config file (keys below); replaces the demo config,
@@ -36,8 +37,10 @@ Options:
                     @clientClass('name') or registerClientClass); a path is
                     relative to the current directory; may be repeated
   --port N          the main listener's port (0: the system picks one), overrides
-                    the config; with 0, every other listener takes a free port too
+                    the config; with 0, every other listener takes a free port too;
+                    with icsHosts, the table's ports become N, N+1, ... in order
   --addr A          listen on address A (an IP literal), overrides the config
+                    (with icsHosts: every host's bindIpAddr)
   --client NAME     serve the client class registered as NAME, overrides the
                     config; without --config: on 127.0.0.1:2323, no banner
   --quiet           do not print a line per connection and disconnection
@@ -65,6 +68,15 @@ Config keys (all optional; the defaults are TWSocketServer's):
   sslHandshakeTimeout  ms a TLS handshake may take  (10000)
   listenPolicy   "strict": every listener or none; "lenient": serve on those
                  that open and report the others  ("strict")
+  icsHosts       TLS and plain hosts, instead of addr/port/multiListenSockets/
+                 sslContext: [{ "hostNames": ["mail.example.com", "*.example.com"],
+                 "bindIpAddr", "bindIpAddr2", "bindNonPort", "bindSslPort",
+                 "hostTag", "descr", "hostEnabled", "sslCert", "sslKey", ...,
+                 "sslSrvSecurity", "clientClass", "banner" }] (a host may give
+                 "devCertificate": ["name"] instead of sslCert/sslKey)
+  sniUnknown, sniMissing  a TLS server name matching no host / none sent:
+                 "default" host or "refuse"  ("default")
+  sslCertRecheckInterval  ms between certificate file rechecks, 0 = never  (0)
 
 Example config:
   {

@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { createDevCertificate } from '@ics-ts/ssl-context';
 import { resolvePort } from '@ics-ts/wsocket-server';
-import type { MultiListenItem, SocketFamily, WSocketServerOptions } from '@ics-ts/wsocket-server';
+import type { IcsHostOptions, MultiListenItem, SniPolicy, SocketFamily, WSocketServerOptions } from '@ics-ts/wsocket-server';
 import type { SslContextOptions } from '@ics-ts/ssl-context';
 
 /**
@@ -30,7 +30,14 @@ export interface ServerConfig {
   sslHandshakeTimeout?: number;
   /** "strict" (default): all listeners or none; "lenient": serve on those that open, report the others. */
   listenPolicy?: 'strict' | 'lenient';
+  /** TLS and plain hosts; each may carry `devCertificate` instead of sslCert/sslKey. Checked by the server. */
+  icsHosts?: ConfigIcsHost[];
+  sniUnknown?: SniPolicy;
+  sniMissing?: SniPolicy;
+  sslCertRecheckInterval?: number;
 }
+
+export type ConfigIcsHost = IcsHostOptions & { devCertificate?: string[] | DevCertificateConfig };
 
 /** A generated development certificate (ECDSA P-256), for trials and the demo. */
 export interface DevCertificateConfig {
@@ -49,14 +56,31 @@ export class ConfigError extends Error {
 
 /** The demo `pnpm start` runs: the chat sample on loopback. */
 export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
-  addr: '127.0.0.1',
-  port: 2323,
   clientClass: 'chat',
   banner: 'Welcome to the ics-ts chat. Your nick?',
   bannerTooBusy: 'Sorry, the chat is full (50 people). Try again later.',
   maxClients: 50,
-  sslContext: Object.freeze({ devCertificate: ['localhost', '127.0.0.1'] }),
-  multiListenSockets: [Object.freeze({ addr: '127.0.0.1', port: 2324, sslEnable: true })],
+  icsHosts: [
+    // localhost: the chat, in clear on 2323 and over TLS on 2324 (the default host there)
+    Object.freeze({
+      hostTag: 'chat',
+      hostNames: ['localhost'],
+      bindIpAddr: '127.0.0.1',
+      bindNonPort: 2323,
+      bindSslPort: 2324,
+      devCertificate: ['localhost', '127.0.0.1'],
+    }),
+    // echo.localhost: an echo service on the same TLS port, picked by SNI
+    Object.freeze({
+      hostTag: 'echo',
+      hostNames: ['echo.localhost'],
+      bindIpAddr: '127.0.0.1',
+      bindSslPort: 2324,
+      clientClass: 'echo',
+      banner: '',
+      devCertificate: ['echo.localhost'],
+    }),
+  ],
 });
 
 /**
@@ -65,8 +89,8 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
  * banner would greet an echo client with nonsense).
  */
 export const CLIENT_DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
-  addr: DEFAULT_CONFIG.addr,
-  port: DEFAULT_CONFIG.port,
+  addr: '127.0.0.1',
+  port: 2323,
 });
 
 /** The config the command line starts from: the file, or a built-in one. */
@@ -131,6 +155,13 @@ const CHECKS: Readonly<Record<keyof ServerConfig, Check>> = {
     return value;
   },
   sslHandshakeTimeout: count,
+  icsHosts: (value, where, key) => {
+    if (!Array.isArray(value)) fail(where, `option ${key} must be an array of hosts, got ${show(value)}`);
+    return value;
+  },
+  sniUnknown: sniPolicy,
+  sniMissing: sniPolicy,
+  sslCertRecheckInterval: count,
   listenPolicy: (value, where, key) => {
     if (value !== 'strict' && value !== 'lenient') fail(where, `option ${key} must be "strict" or "lenient", got ${show(value)}`);
     return value;
@@ -196,6 +227,7 @@ export interface ConfigOverrides {
 /** The config with the command line's --port, --addr and --client applied (and checked). */
 export function applyOverrides(config: ServerConfig, overrides: ConfigOverrides): ServerConfig {
   const result: ServerConfig = { ...config };
+  if (result.icsHosts !== undefined) return overrideHostTable(result, overrides);
   if (overrides.addr !== undefined) {
     result.addr = CHECKS.addr(overrides.addr, 'command line', '--addr') as string;
     // A config's socketFamily was meant for its own addr; the server derives it from the new one.
@@ -222,8 +254,25 @@ export function applyOverrides(config: ServerConfig, overrides: ConfigOverrides)
  * development certificates generated where a devCertificate asks for one.
  */
 export async function serverOptions(config: ServerConfig, where = 'config'): Promise<WSocketServerOptions> {
-  const { listenPolicy: _policy, sslContext, multiListenSockets, ...rest } = config;
+  const { listenPolicy: _policy, sslContext, multiListenSockets, icsHosts, ...rest } = config;
   const options: WSocketServerOptions = { ...rest };
+  if (icsHosts !== undefined) {
+    const ports = freePortsWanted.has(icsHosts) ? await freePortMap(icsHosts) : undefined;
+    options.icsHosts = await Promise.all(
+      icsHosts.map(async (host, index) => {
+        if (host === null || typeof host !== 'object') return host;
+        const entry = { ...host } as ConfigIcsHost;
+        if (ports) {
+          if (entry.bindNonPort) entry.bindNonPort = ports.get(entry.bindNonPort);
+          if (entry.bindSslPort) entry.bindSslPort = ports.get(entry.bindSslPort);
+        }
+        if (entry.devCertificate === undefined) return entry;
+        const { sslCert, sslKey } = await withDevCertificate({ devCertificate: entry.devCertificate, sslCert: entry.sslCert }, where, `icsHosts[${index}]`);
+        delete entry.devCertificate;
+        return { ...entry, sslCert, sslKey };
+      }),
+    );
+  }
   if (sslContext !== undefined) options.sslContext = await withDevCertificate(sslContext, where, 'sslContext');
   if (multiListenSockets !== undefined) {
     options.multiListenSockets = await Promise.all(
@@ -235,6 +284,63 @@ export async function serverOptions(config: ServerConfig, where = 'config'): Pro
     );
   }
   return options;
+}
+
+/**
+ * --addr and --port on a host table: --addr replaces every host's addresses;
+ * --port N gives the table's distinct ports, in order, N, N+1...; --port 0
+ * free ports (chosen when the options are made).
+ */
+function overrideHostTable(config: ServerConfig, overrides: ConfigOverrides): ServerConfig {
+  const hosts = config.icsHosts!.map((host) => ({ ...host }));
+  if (overrides.addr !== undefined) {
+    const addr = CHECKS.addr(overrides.addr, 'command line', '--addr') as string;
+    for (const host of hosts) {
+      host.bindIpAddr = addr;
+      delete host.bindIpAddr2;
+    }
+  }
+  if (overrides.port !== undefined) {
+    CHECKS.port(overrides.port, 'command line', '--port');
+    const base = Number(overrides.port);
+    if (!Number.isInteger(base)) fail('command line', `option --port must be a number with icsHosts, got ${show(overrides.port)}`);
+    if (base === 0) freePortsWanted.add(hosts);
+    else {
+      const order: number[] = [];
+      for (const host of hosts) for (const p of [host.bindNonPort, host.bindSslPort]) if (p && !order.includes(p)) order.push(p);
+      if (base + order.length - 1 > 65535) fail('command line', `option --port ${base}: the host table needs ${order.length} ports from there`);
+      for (const host of hosts) {
+        if (host.bindNonPort) host.bindNonPort = base + order.indexOf(host.bindNonPort);
+        if (host.bindSslPort) host.bindSslPort = base + order.indexOf(host.bindSslPort);
+      }
+    }
+  }
+  return { ...config, icsHosts: hosts };
+}
+
+/** Host tables whose ports are to be replaced by free ones (--port 0). */
+const freePortsWanted = new WeakSet<object>();
+
+/** A free loopback port for each distinct port of the table (the system picks; a short race is possible). */
+async function freePortMap(hosts: ConfigIcsHost[]): Promise<Map<number, number>> {
+  const map = new Map<number, number>();
+  for (const host of hosts) {
+    for (const port of [host.bindNonPort, host.bindSslPort]) {
+      if (port && !map.has(port)) map.set(port, await freePort(host.bindIpAddr ?? '127.0.0.1'));
+    }
+  }
+  return map;
+}
+
+function freePort(addr: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, addr, () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 async function withDevCertificate(context: ConfigSslContext, where: string, key: string): Promise<SslContextOptions> {
@@ -251,6 +357,11 @@ async function withDevCertificate(context: ConfigSslContext, where: string, key:
   } catch (error) {
     fail(where, `option ${key}.devCertificate: ${(error as Error).message}`);
   }
+}
+
+function sniPolicy(value: unknown, where: string, key: string): SniPolicy {
+  if (value !== 'default' && value !== 'refuse') fail(where, `option ${key} must be "default" or "refuse", got ${show(value)}`);
+  return value;
 }
 
 function boolean(value: unknown, where: string, key: string): boolean {

@@ -105,6 +105,21 @@ test('the demo also serves the chat over TLS, with a generated certificate for l
   expect(text).toMatch(/^Welcome to the ics-ts chat\. Your nick\?\r\n/);
 });
 
+test('the demo serves echo.localhost on the same TLS port, picked by SNI', async () => {
+  const cli = new CliProcess(['--port', '0', '--quiet']);
+  await cli.listening();
+  const [, tlsPort] = await cli.waitForLine(/^listening tls:\/\/127\.0\.0\.1:(\d+)$/);
+  const socket = tls.connect({ port: Number(tlsPort), host: '127.0.0.1', servername: 'echo.localhost', rejectUnauthorized: false });
+  socket.setEncoding('utf8');
+  await once(socket, 'secureConnect');
+  expect(socket.getPeerCertificate().subject.CN).toBe('echo.localhost');
+  socket.write('ping\n');
+  const [echoed] = await once(socket, 'data');
+  expect(echoed).toBe('ping\n');
+  socket.end();
+  await once(socket, 'close');
+});
+
 test('--config naming clientClass "echo" serves echo', async () => {
   const config = writeConfig('echo.json', { addr: '127.0.0.1', port: 0, clientClass: 'echo', maxClients: 5 });
   const cli = new CliProcess(['--config', config]);

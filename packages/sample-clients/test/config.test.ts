@@ -16,8 +16,8 @@ import {
 } from '../src/config';
 import '../src'; // the sample classes, so 'chat' is a registered name
 
-test('the default config is the chat demo on 127.0.0.1:2323 (and TLS on 2324), and a server accepts it', async () => {
-  expect(DEFAULT_CONFIG).toMatchObject({ addr: '127.0.0.1', port: 2323, clientClass: 'chat', maxClients: 50 });
+test('the default config: the chat on 127.0.0.1:2323, and TLS on 2324 for localhost (chat) and echo.localhost (echo)', async () => {
+  expect(DEFAULT_CONFIG).toMatchObject({ clientClass: 'chat', maxClients: 50 });
   expect(DEFAULT_CONFIG.banner).toMatch(/nick\?$/);
   const server = new TWSocketServer(await serverOptions(DEFAULT_CONFIG));
   expect(server.port).toBe(2323);
@@ -26,14 +26,28 @@ test('the default config is the chat demo on 127.0.0.1:2323 (and TLS on 2324), a
     ['127.0.0.1', 2323, false],
     ['127.0.0.1', 2324, true],
   ]);
-  expect(server.sslContext?.facts.names).toEqual(['localhost', '127.0.0.1']);
+  expect(server.icsHosts.map((h) => [h.hostTag, h.hostNames, h.sslContext?.facts.names, h.clientClass?.name ?? 'server'])).toEqual([
+    ['chat', ['localhost'], ['localhost', '127.0.0.1'], 'server'],
+    ['echo', ['echo.localhost'], ['echo.localhost'], 'EchoClient'],
+  ]);
+  expect(server.validateHosts().hosts.every((h) => h.problems.length === 0)).toBe(true);
   expect(validateConfig({ ...DEFAULT_CONFIG }, 'x')).toEqual(DEFAULT_CONFIG);
+});
+
+test('--port and --addr on a host table: consecutive ports from N, every host on the address', () => {
+  const moved = applyOverrides(DEFAULT_CONFIG, { port: '7000', addr: '127.0.0.2' });
+  expect(moved.icsHosts!.map((h) => [h.bindIpAddr, h.bindNonPort ?? 0, h.bindSslPort ?? 0])).toEqual([
+    ['127.0.0.2', 7000, 7001],
+    ['127.0.0.2', 0, 7001],
+  ]);
+  expect(() => applyOverrides(DEFAULT_CONFIG, { port: '65535' })).toThrow(/needs 2 ports/);
 });
 
 test('config keys are the JSON-friendly TWSocketServer options', () => {
   expect([...CONFIG_KEYS].sort()).toEqual(
-    ['addr', 'banner', 'bannerTooBusy', 'clientClass', 'ipv6Only', 'lineEnd', 'listenBacklog', 'listenPolicy', 'maxClients',
-      'multiListenSockets', 'port', 'socketFamily', 'sslContext', 'sslEnable', 'sslHandshakeTimeout', 'tooBusyCloseTimeout'],
+    ['addr', 'banner', 'bannerTooBusy', 'clientClass', 'icsHosts', 'ipv6Only', 'lineEnd', 'listenBacklog', 'listenPolicy',
+      'maxClients', 'multiListenSockets', 'port', 'sniMissing', 'sniUnknown', 'socketFamily', 'sslCertRecheckInterval',
+      'sslContext', 'sslEnable', 'sslHandshakeTimeout', 'tooBusyCloseTimeout'],
   );
 });
 
