@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import type { HostBinding } from './host-table';
 import type { IcsHost } from './ics-host';
+import { VERSION_ORDER } from './tls-handshake';
 
 /** One host as validateHosts() reports it. */
 export interface HostReport {
@@ -46,6 +47,15 @@ export function reportHosts(hosts: readonly IcsHost[], bindings: readonly HostBi
     const problems: string[] = [];
     const mine = bindings.filter((b) => b.hosts.includes(host));
     for (const binding of mine) {
+      const cap = binding.tls ? binding.hosts[0]?.sslContext?.profile : undefined;
+      const floor = host.sslContext?.profile;
+      if (cap && floor && binding.hosts[0] !== host && VERSION_ORDER.indexOf(floor.minVersion) > VERSION_ORDER.indexOf(cap.maxVersion)) {
+        // The version is negotiated with the default host's context, before SNI picks this host.
+        problems.push(
+          `unreachable on ${bindingUrl(binding)}: it needs ${floor.minVersion} (sslSrvSecurity ${floor.level}) but TLS stops at ` +
+            `${cap.maxVersion} there (the default host ${binding.hosts[0].hostTag} has sslSrvSecurity ${cap.level})`,
+        );
+      }
       for (const name of host.hostNames) {
         const key = `${binding.key}|${name}`;
         const first = claimed.get(key);

@@ -38,6 +38,16 @@ export interface ListenerHosts {
   hosts: IcsHost[];
   /** On a TLS binding: the host for a server name. */
   sni: SniSelector | undefined;
+  /**
+   * On a TLS binding where a host accepts an older TLS version than the
+   * default host (tls13Only first, TLS 1.2 hosts after it): the default host's
+   * identity and settings with that lower floor. OpenSSL negotiates the
+   * version with the context a handshake starts with (switching context on SNI
+   * comes too late to change it), so the default host's floor would lock the
+   * older clients of the other hosts out; each host's own range is enforced
+   * once the handshake is done.
+   */
+  handshakeContext?: TSslContext;
 }
 
 /** A listener as a person reads it (ICS ListenStates). */
@@ -69,10 +79,18 @@ export class Listener {
   /** Set when the listener serves icsHosts bindings. */
   hosts: ListenerHosts | undefined;
 
+  /**
+   * An icsHosts binding that no host uses any more (setIcsHosts dropped it):
+   * closed, and kept only so listener indexes stay put; listen() skips it.
+   */
+  get retired(): boolean {
+    return this.hosts !== undefined && this.hosts.hosts.length === 0;
+  }
+
   /** The context a handshake starts with: the default host's, or the listener's. */
   tlsContext(): TSslContext | undefined {
     if (!this.spec.sslEnable) return undefined;
-    return this.hosts?.sni?.defaultHost?.sslContext ?? this.spec.sslContext;
+    return this.hosts?.handshakeContext ?? this.hosts?.sni?.defaultHost?.sslContext ?? this.spec.sslContext;
   }
 
   constructor(

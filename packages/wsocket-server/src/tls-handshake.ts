@@ -127,7 +127,8 @@ function onSecure(this: PendingSocket): void {
   pending.owner.handshakeDone(this, pending.listener, pending.tooBusy, host);
 }
 
-const VERSION_ORDER = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+/** TLS versions, oldest first (as Node names them). */
+export const VERSION_ORDER = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
 function versionAllowed(protocol: string, min: string, max: string): boolean {
   const at = VERSION_ORDER.indexOf(protocol);

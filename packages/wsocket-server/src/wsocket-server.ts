@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import type * as tls from 'node:tls';
-import type { TSslContext } from '@ics-ts/ssl-context';
+import { SSL_SRV_SECURITY_LEVELS, TSslContext, securityProfile } from '@ics-ts/ssl-context';
 import { describe, unmapIPv4 } from '@ics-ts/wsocket';
 import { container as globalContainer, DependencyContainer } from 'tsyringe';
 import { ClientClassRef, ClientClassRegistry, ClientConstructor, clientClassRegistry, isClientClass } from './client-registry';
@@ -23,7 +23,7 @@ import {
   LISTENER_KEYS,
   checkSniPolicy,
 } from './server-options';
-import { HandshakeFailure, HandshakeOwner, startServerHandshake } from './tls-handshake';
+import { HandshakeFailure, HandshakeOwner, VERSION_ORDER, startServerHandshake } from './tls-handshake';
 import { HostBinding, HostMatch, SniPolicy, SniSelector, bindingKey, buildBindings } from './host-table';
 import { HostsValidation, reportHosts } from './host-report';
 import { IcsHost, IcsHostOptions } from './ics-host';
@@ -293,6 +293,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
       const opened: Listener[] = [];
       try {
         for (const listener of this.listenerList) {
+          if (listener.retired) continue;
           await listener.open();
           opened.push(listener);
         }
@@ -317,7 +318,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     const failures: ListenFailure[] = [];
     await this.guardListen(async () => {
       for (const listener of this.listenerList) {
-        if (listener.state === 'listening') continue;
+        if (listener.state === 'listening' || listener.retired) continue;
         try {
           await listener.open();
         } catch (error) {
@@ -331,7 +332,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
 
   /** Every listener is listening (ICS ListenAllOK). */
   get listenAllOk(): boolean {
-    return this.listenerList.every((l) => l.state === 'listening');
+    return this.listenerList.every((l) => l.state === 'listening' || l.retired);
   }
 
   /** At least one listener is listening (ICS ListenAny). */
@@ -372,7 +373,9 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
 
   /** (Re)opens one listener (-1 the main one). */
   async openListenSocket(index: number): Promise<void> {
-    await this.listenerAt(index).open();
+    const listener = this.listenerAt(index);
+    if (listener.retired) throw new Error(`${WHERE}: listener ${index} (${listener.url}) serves no host any more`);
+    await listener.open();
     this.setState('listening');
   }
 
@@ -459,6 +462,9 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
       if (outcome?.changed) result.reloaded.push(host.hostTag);
       else if (outcome?.error) result.failed.push({ hostTag: host.hostTag, error: outcome.error });
     }
+    // A listener's widened copy of its default host's context reads the same files: keep it in step
+    // (its outcome is the default host's, already reported).
+    for (const listener of this.listenerList) listener.hosts?.handshakeContext?.reload();
     if (result.reloaded.length + result.failed.length > 0 && this.listenerCount('sslCertRecheck') > 0) {
       try {
         this.emit('sslCertRecheck', result);
@@ -505,22 +511,28 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   }
 
   /** Adds a host (see setIcsHosts). */
-  addIcsHost(host: IcsHostOptions<C>): Promise<void> {
-    return this.setIcsHosts([...this.hostList.map((h) => h.options as IcsHostOptions<C>), host]);
+  async addIcsHost(host: IcsHostOptions<C>): Promise<void> {
+    return this.setIcsHosts([...this.currentTable(), host]);
   }
 
   /** Removes the host with this hostTag (see setIcsHosts). */
-  removeIcsHost(hostTag: string): Promise<void> {
+  async removeIcsHost(hostTag: string): Promise<void> {
     this.hostByTag(hostTag);
-    return this.setIcsHosts(this.hostList.filter((h) => h.hostTag !== hostTag).map((h) => h.options as IcsHostOptions<C>));
+    return this.setIcsHosts(this.currentTable().filter((h) => h.hostTag !== hostTag));
   }
 
   /** Enables or disables the host with this hostTag (see setIcsHosts). */
-  setIcsHostEnabled(hostTag: string, enabled: boolean): Promise<void> {
+  async setIcsHostEnabled(hostTag: string, enabled: boolean): Promise<void> {
     this.hostByTag(hostTag);
-    return this.setIcsHosts(
-      this.hostList.map((h) => (h.hostTag === hostTag ? { ...h.options, hostEnabled: enabled } : h.options) as IcsHostOptions<C>),
-    );
+    return this.setIcsHosts(this.currentTable().map((h) => (h.hostTag === hostTag ? { ...h, hostEnabled: enabled } : h)));
+  }
+
+  /**
+   * The table as options, each host's tag pinned: a default tag (host<index>)
+   * would otherwise follow the index and rename hosts when one is removed.
+   */
+  private currentTable(): IcsHostOptions<C>[] {
+    return this.hostList.map((h) => ({ ...(h.options as IcsHostOptions<C>), hostTag: h.hostTag }));
   }
 
   private hostByTag(hostTag: string): IcsHost<C> {
@@ -540,8 +552,9 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   }
 
   private listenerHosts(binding: HostBinding): NonNullable<Listener['hosts']> {
-    const sni = binding.tls ? new SniSelector(binding.hosts, this.sniUnknown, this.sniMissing) : undefined;
-    return { key: binding.key, hosts: binding.hosts, sni };
+    if (!binding.tls) return { key: binding.key, hosts: binding.hosts, sni: undefined };
+    const sni = new SniSelector(binding.hosts, this.sniUnknown, this.sniMissing);
+    return { key: binding.key, hosts: binding.hosts, sni, handshakeContext: widenedContext(binding.hosts) };
   }
 
   private bindingListener(binding: HostBinding, index: number): Listener {
@@ -861,6 +874,37 @@ function checkContainer(parent: unknown): DependencyContainer {
 }
 
 function ignore(): void {}
+
+/**
+ * The context a TLS binding's handshakes start with when a host there accepts
+ * an older TLS version than the default host (see ListenerHosts.handshakeContext):
+ * the default host's options at the level that differs from the default host's
+ * only by that lower floor (a tls13Only default next to TLS 1.2 hosts: high).
+ * Only the floor is widened: a higher ceiling would make clients that can do
+ * both negotiate the newer version and then be refused by a host capped below
+ * it (tls12Less). Undefined when the default host's own context will do.
+ */
+function widenedContext(hosts: readonly IcsHost[]): TSslContext | undefined {
+  const first = hosts[0]?.sslContext;
+  if (!first) return undefined;
+  const rank = (version: string) => VERSION_ORDER.indexOf(version);
+  const own = first.profile;
+  let min = own.minVersion;
+  for (const host of hosts) {
+    const profile = host.sslContext?.profile;
+    if (profile && rank(profile.minVersion) < rank(min)) min = profile.minVersion;
+  }
+  if (min === own.minVersion) return undefined;
+  const { sslCipherList12, sslCipherList13 } = first.options;
+  const level = SSL_SRV_SECURITY_LEVELS.find((candidate) => {
+    const p = securityProfile(candidate, sslCipherList12, sslCipherList13);
+    return (
+      p.minVersion === min && p.maxVersion === own.maxVersion && p.ciphers === own.ciphers &&
+      p.cipherSuites === own.cipherSuites && p.honorCipherOrder === own.honorCipherOrder
+    );
+  });
+  return level ? new TSslContext({ ...first.options, sslSrvSecurity: level }) : undefined;
+}
 
 function recheckLater(server: TWSocketServer): void {
   server.recheckSslCerts();
