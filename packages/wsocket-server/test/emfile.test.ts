@@ -11,7 +11,7 @@ import type * as fs from 'node:fs';
 import type * as net from 'node:net';
 import * as path from 'node:path';
 import { TWSocketServer } from '@ics-ts/wsocket-server';
-import { EchoClient, Peer, track } from './helpers';
+import { EchoClient, Peer, startServer } from './helpers';
 import { connectTo } from './fixtures/multi-listen-support';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -231,17 +231,8 @@ describePosix('listener errors after start, in process', () => {
     }) as typeof fs.openSync);
   }
 
-  async function twoListeners(): Promise<TWSocketServer<EchoClient>> {
-    const server = track(
-      new TWSocketServer<EchoClient>({
-        addr: '127.0.0.1',
-        port: 0,
-        clientClass: EchoClient,
-        multiListenSockets: [{ addr: '127.0.0.2', port: 0 }],
-      }),
-    );
-    await server.listen();
-    return server;
+  function twoListeners(): Promise<TWSocketServer<EchoClient>> {
+    return startServer<EchoClient>({ clientClass: EchoClient, multiListenSockets: [{ addr: '127.0.0.2', port: 0 }] });
   }
 
   test('out of descriptors after an accept: one error per shortage, naming the listener; nobody is turned away by it', async () => {

@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CertRecheck, HandshakeFailure, IcsHostOptions, TWSocketClient, TWSocketServer, WSocketServerOptions } from '@ics-ts/wsocket-server';
+import { CertRecheck, HandshakeFailure, TWSocketServer } from '@ics-ts/wsocket-server';
 import { Peer, track } from './helpers';
 import {
   ClassA,
@@ -22,6 +22,7 @@ import {
   once,
   sClient,
   tempDir,
+  threeHostServer,
 } from './fixtures/ics-hosts-support';
 
 let dir: string;
@@ -40,23 +41,8 @@ beforeEach(async () => {
   [chat, echo] = await Promise.all([identityFiles(dir, 'localhost', ['localhost']), identityFiles(dir, 'echo', ['echo.localhost'])]);
 });
 
-function hostTable(tlsPort: number, plainPort: number): IcsHostOptions<TWSocketClient>[] {
-  return [
-    { hostTag: 'chat', hostNames: ['localhost'], bindIpAddr: '127.0.0.1', bindSslPort: tlsPort, bindNonPort: plainPort, sslCert: chat.cert, sslKey: chat.key, clientClass: ClassA },
-    { hostTag: 'echo', hostNames: ['echo.localhost'], bindIpAddr: '127.0.0.1', bindSslPort: tlsPort, bindNonPort: plainPort, sslCert: echo.cert, sslKey: echo.key, clientClass: ClassB },
-    { hostTag: 'wild', hostNames: ['*.wild.test'], bindIpAddr: '127.0.0.1', bindSslPort: tlsPort, sslCert: wild.cert, sslKey: wild.key, clientClass: ClassC },
-  ];
-}
-
-async function startHosts(
-  options: Partial<WSocketServerOptions<TWSocketClient>> = {},
-  table: (tlsPort: number, plainPort: number) => IcsHostOptions<TWSocketClient>[] = hostTable,
-): Promise<{ server: TWSocketServer<TWSocketClient>; tlsPort: number; plainPort: number }> {
-  const [tlsPort, plainPort] = await freePorts('127.0.0.1', 2);
-  const server = track(new TWSocketServer<TWSocketClient>({ icsHosts: table(tlsPort, plainPort), ...options }));
-  await server.listen();
-  return { server, tlsPort, plainPort };
-}
+/** localhost (A), echo.localhost (B), *.wild.test (C) on one TLS port; the first two on one plain port. */
+const { hostTable, startHosts } = threeHostServer(() => ({ chat, echo, wild }));
 
 function refused(port: number): Promise<NodeJS.ErrnoException> {
   return Peer.connect(port).then(

@@ -9,7 +9,7 @@
  * Loopback only; real free ports (bindSslPort/bindNonPort 0 means "none");
  * everything waits on events or process output.
  */
-import { HandshakeFailure, IcsHostOptions, TWSocketClient, TWSocketServer, WSocketServerOptions } from '@ics-ts/wsocket-server';
+import { HandshakeFailure, IcsHostOptions, TWSocketClient, TWSocketServer } from '@ics-ts/wsocket-server';
 import { Peer, track } from './helpers';
 import {
   ClassA,
@@ -26,6 +26,7 @@ import {
   once,
   sClient,
   tempDir,
+  threeHostServer,
 } from './fixtures/ics-hosts-support';
 
 let chat: IdentityFiles;
@@ -42,23 +43,7 @@ beforeAll(async () => {
 });
 
 /** localhost (A), echo.localhost (B), *.wild.test (C) on one TLS port; the first two on one plain port. */
-function hostTable(tlsPort: number, plainPort: number): IcsHostOptions<TWSocketClient>[] {
-  return [
-    { hostTag: 'chat', hostNames: ['localhost'], bindIpAddr: '127.0.0.1', bindSslPort: tlsPort, bindNonPort: plainPort, sslCert: chat.cert, sslKey: chat.key, clientClass: ClassA },
-    { hostTag: 'echo', hostNames: ['echo.localhost'], bindIpAddr: '127.0.0.1', bindSslPort: tlsPort, bindNonPort: plainPort, sslCert: echo.cert, sslKey: echo.key, clientClass: ClassB },
-    { hostTag: 'wild', hostNames: ['*.wild.test'], bindIpAddr: '127.0.0.1', bindSslPort: tlsPort, sslCert: wild.cert, sslKey: wild.key, clientClass: ClassC },
-  ];
-}
-
-async function startHosts(
-  extra: Partial<WSocketServerOptions<TWSocketClient>> = {},
-  table?: (tlsPort: number, plainPort: number) => IcsHostOptions<TWSocketClient>[],
-): Promise<{ server: TWSocketServer<TWSocketClient>; tlsPort: number; plainPort: number }> {
-  const [tlsPort, plainPort] = await freePorts('127.0.0.1', 2);
-  const server = track(new TWSocketServer<TWSocketClient>({ icsHosts: (table ?? hostTable)(tlsPort, plainPort), ...extra }));
-  await server.listen();
-  return { server, tlsPort, plainPort };
-}
+const { hostTable, startHosts } = threeHostServer(() => ({ chat, echo, wild }));
 
 describe('SNI picks the host: certificate and client class', () => {
   test('listeners: one plain and one TLS, both on 127.0.0.1', async () => {
@@ -133,7 +118,7 @@ describe('SNI picks the host: certificate and client class', () => {
     expect(probe.greeting).toBeUndefined();
 
     failed = once(server, 'sslHandshakeError');
-    const attempt = await TlsPeer.attempt(tlsPort, 'nobody.example');
+    const attempt = await TlsPeer.attempt(tlsPort, { servername: 'nobody.example' });
     await failed;
     expect(attempt.secure).toBe(false);
     expect(attempt.error).toBeDefined();
@@ -172,7 +157,7 @@ describe('SNI picks the host: certificate and client class', () => {
     expect(failure.error.message).toMatch(/no server name sent \(refused by sniMissing\)/);
     expect(probe.greeting).toBeUndefined();
     failed = once(server, 'sslHandshakeError') as Promise<[HandshakeFailure]>;
-    const attempt = await TlsPeer.attempt(tlsPort, '');
+    const attempt = await TlsPeer.attempt(tlsPort, { servername: '' });
     await failed;
     expect(attempt.received).toBe('');
     expect(server.clientCount).toBe(0);
@@ -253,7 +238,7 @@ describe('per-host security levels', () => {
       expect(server.validateHosts().hosts.flatMap((h) => h.problems)).toEqual([]);
       // TLS 1.2 with servername x: refused, the server says which host refused it.
       const failed = once(server, 'sslHandshakeError') as Promise<[HandshakeFailure]>;
-      const refused = await TlsPeer.attempt(port, 'x.test', { maxVersion: 'TLSv1.2' });
+      const refused = await TlsPeer.attempt(port, { servername: 'x.test', maxVersion: 'TLSv1.2' });
       const [failure] = await failed;
       expect(failure.error.message).toMatch(/TLSv1\.2 refused by host x \(sslSrvSecurity tls13Only\)/);
       expect(refused.received).toBe('');
@@ -305,7 +290,7 @@ describe('per-host security levels', () => {
     expect(noName.peer.fingerprint).toBe(d.fingerprint);
     // z: dropped after the handshake, naming z.
     const failed = once(server, 'sslHandshakeError') as Promise<[HandshakeFailure]>;
-    const toZ = await TlsPeer.attempt(port, 'z.test');
+    const toZ = await TlsPeer.attempt(port, { servername: 'z.test' });
     const [failure] = await failed;
     expect(failure.error.message).toMatch(/TLSv1\.2 refused by host z \(sslSrvSecurity tls13Only\)/);
     expect(toZ.received).toBe('');

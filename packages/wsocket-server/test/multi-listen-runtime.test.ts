@@ -1,25 +1,19 @@
 import type * as net from 'node:net';
 import { TWSocketServer } from '@ics-ts/wsocket-server';
-import { EchoClient, disconnects, track } from './helpers';
+import { EchoClient, disconnects, startServer, track } from './helpers';
 import { connectTo, occupy, refusedCode, rejection } from './fixtures/multi-listen-support';
 
 afterEach(() => jest.restoreAllMocks());
 
 /** Main on 127.0.0.1, items on 127.0.0.2 and [::1], all port 0, echoing; listening. */
-async function threeListeners(): Promise<TWSocketServer<EchoClient>> {
-  const server = track(
-    new TWSocketServer<EchoClient>({
-      addr: '127.0.0.1',
-      port: 0,
-      clientClass: EchoClient,
-      multiListenSockets: [
-        { addr: '127.0.0.2', port: 0 },
-        { addr: '::1', port: 0 },
-      ],
-    }),
-  );
-  await server.listen();
-  return server;
+function threeListeners(): Promise<TWSocketServer<EchoClient>> {
+  return startServer<EchoClient>({
+    clientClass: EchoClient,
+    multiListenSockets: [
+      { addr: '127.0.0.2', port: 0 },
+      { addr: '::1', port: 0 },
+    ],
+  });
 }
 
 /** One connected peer (and its client) per listener, in listener order. */

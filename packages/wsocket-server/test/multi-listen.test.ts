@@ -2,7 +2,7 @@ import type * as net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { injectable } from 'tsyringe';
 import { ConnectionInfo, TWSocketClient, TWSocketServer } from '@ics-ts/wsocket-server';
-import { EchoClient, track } from './helpers';
+import { EchoClient, newServer, startServer, track } from './helpers';
 import { connectTo, listenOnSharedPort, occupy, refusedCode, rejection } from './fixtures/multi-listen-support';
 
 /** Records the net.Servers the package creates (node:net is shared with the code under test). */
@@ -105,17 +105,13 @@ describe('multiListenSockets: several listeners at once', () => {
   test('listenStatesText: one line per listener, readable at a glance', async () => {
     const taken = await occupy('127.0.0.3');
     try {
-      const server = track(
-        new TWSocketServer({
-          addr: '127.0.0.1',
-          port: 0,
-          multiListenSockets: [
-            { addr: '::1', port: 0 },
-            { addr: '127.0.0.3', port: taken.port },
-            { addr: '127.0.0.2', port: 'telnet' },
-          ],
-        }),
-      );
+      const server = newServer({
+        multiListenSockets: [
+          { addr: '::1', port: 0 },
+          { addr: '127.0.0.3', port: taken.port },
+          { addr: '127.0.0.2', port: 'telnet' },
+        ],
+      });
       await server.openListenSocket(-1);
       await server.openListenSocket(0);
       await server.openListenSocket(1).catch(() => undefined);
@@ -142,18 +138,14 @@ describe('listening policy: strict (listen, multiListen) or lenient (multiListen
   afterEach(() => taken.release());
 
   function makeServer(): TWSocketServer<EchoClient> {
-    return track(
-      new TWSocketServer<EchoClient>({
-        addr: '127.0.0.1',
-        port: 0,
-        clientClass: EchoClient,
-        multiListenSockets: [
-          { addr: '127.0.0.2', port: 0 },
-          { addr: '127.0.0.3', port: taken.port },
-          { addr: '::1', port: 0 },
-        ],
-      }),
-    );
+    return newServer<EchoClient>({
+      clientClass: EchoClient,
+      multiListenSockets: [
+        { addr: '127.0.0.2', port: 0 },
+        { addr: '127.0.0.3', port: taken.port },
+        { addr: '::1', port: 0 },
+      ],
+    });
   }
 
   test.each(['listen', 'multiListen'] as const)(
@@ -308,15 +300,7 @@ describe('IPv6 listeners', () => {
   });
 
   test("a dual-stack '::' item: an IPv4 client reads as plain IPv4, the raw form keeps ::ffff:", async () => {
-    const server = track(
-      new TWSocketServer<InfoEchoClient>({
-        addr: '127.0.0.1',
-        port: 0,
-        clientClass: InfoEchoClient,
-        multiListenSockets: [{ addr: '::', port: 0 }],
-      }),
-    );
-    await server.listen();
+    const server = await startServer<InfoEchoClient>({ clientClass: InfoEchoClient, multiListenSockets: [{ addr: '::', port: 0 }] });
     const port = server.listenSockets[1].bindPort;
     const { peer, client } = await connectTo(server, '127.0.0.1', port);
     expect(client.multiListenIndex).toBe(0);

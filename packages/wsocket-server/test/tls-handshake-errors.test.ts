@@ -13,20 +13,7 @@ import * as tls from 'node:tls';
 import { DevIdentity, createDevCertificate } from '@ics-ts/ssl-context';
 import { HandshakeFailure, TWSocketClient, TWSocketServer } from '@ics-ts/wsocket-server';
 import { EchoClient, Peer, startServer } from './helpers';
-
-const tlsSockets = new Set<tls.TLSSocket>();
-
-afterEach(async () => {
-  const closing: Promise<unknown>[] = [];
-  for (const socket of tlsSockets) {
-    if (!socket.closed) {
-      closing.push(once(socket, 'close'));
-      socket.destroy();
-    }
-  }
-  tlsSockets.clear();
-  await Promise.all(closing);
-});
+import { trackSocket } from './tls-peer';
 
 let dev: DevIdentity;
 /** A real ClientHello record, captured from Node's TLS client. */
@@ -76,8 +63,7 @@ function tlsServer(extra: Record<string, unknown> = {}): Promise<TWSocketServer<
 
 /** A good TLS client: handshake, banner, one line round trip. */
 async function goodClientWorks(port: number): Promise<void> {
-  const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false });
-  tlsSockets.add(socket);
+  const socket = trackSocket(tls.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false }));
   socket.setEncoding('utf8');
   let received = '';
   const lines = new Promise<void>((resolve, reject) => {
@@ -201,8 +187,7 @@ describe('handshakes OpenSSL refuses at once', () => {
   test('a ClientHello offering only TLS 1.2 to a tls13Only server: refused, the client sees the alert', async () => {
     const server = await tlsServer({ sslContext: { sslCert: dev.cert, sslKey: dev.key, sslSrvSecurity: 'tls13Only' } });
     const failed = nextFailure(server);
-    const socket = tls.connect({ host: '127.0.0.1', port: server.bindPort, rejectUnauthorized: false, maxVersion: 'TLSv1.2' });
-    tlsSockets.add(socket);
+    const socket = trackSocket(tls.connect({ host: '127.0.0.1', port: server.bindPort, rejectUnauthorized: false, maxVersion: 'TLSv1.2' }));
     const [clientError] = (await once(socket, 'error').catch((e: unknown) => [e])) as [Error];
     const failure = await failed;
     expect(clientError.message).toMatch(/protocol version|alert/i);
@@ -335,8 +320,7 @@ describe('shutdown and connections in their handshake', () => {
     await server.shutdown(1000);
     expect(server.clientCount).toBe(0);
     // Now the first peer starts its handshake over the connection it already has.
-    const socket = tls.connect({ socket: raw.socket, servername: 'localhost', rejectUnauthorized: false });
-    tlsSockets.add(socket);
+    const socket = trackSocket(tls.connect({ socket: raw.socket, servername: 'localhost', rejectUnauthorized: false }));
     socket.setEncoding('utf8');
     let received = '';
     socket.on('data', (text: string) => (received += text));

@@ -12,86 +12,10 @@ import * as tls from 'node:tls';
 import { DevIdentity, TSslContext, createDevCA, createDevCertificate } from '@ics-ts/ssl-context';
 import { HandshakeFailure, TWSocketClient, TWSocketServer } from '@ics-ts/wsocket-server';
 import { TempDir, openssl, tempDir } from '../../ssl-context/test/helpers';
-import { EchoClient, disconnects, startServer } from './helpers';
+import { EchoClient, disconnects, startServer, withClient } from './helpers';
+import { TlsPeer } from './tls-peer';
 
 // ---------------------------------------------------------------- TLS peers
-
-const tlsPeers = new Set<TlsPeer>();
-
-afterEach(async () => {
-  await Promise.all([...tlsPeers].map((peer) => peer.destroy()));
-  tlsPeers.clear();
-});
-
-/** A Node TLS client that records the CRLF lines it receives. */
-class TlsPeer {
-  received = '';
-  error: NodeJS.ErrnoException | undefined;
-  secured = false;
-  readonly closed: Promise<void>;
-  private lines: string[] = [];
-  private buffer = '';
-  private waiters: { resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
-  private isClosed = false;
-
-  constructor(port: number, options: tls.ConnectionOptions = {}) {
-    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, ...options });
-    this.socket = socket;
-    tlsPeers.add(this);
-    socket.setEncoding('utf8');
-    socket.on('secureConnect', () => (this.secured = true));
-    socket.on('data', (text: string) => {
-      this.received += text;
-      this.buffer += text;
-      let idx: number;
-      while ((idx = this.buffer.indexOf('\r\n')) >= 0) {
-        this.lines.push(this.buffer.slice(0, idx));
-        this.buffer = this.buffer.slice(idx + 2);
-      }
-      while (this.waiters.length > 0 && this.lines.length > 0) this.waiters.shift()!.resolve(this.lines.shift()!);
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => (this.error ??= err));
-    this.closed = new Promise((resolve) => {
-      socket.once('close', () => {
-        this.isClosed = true;
-        for (const w of this.waiters.splice(0)) w.reject(new Error(`closed before a line came; received ${JSON.stringify(this.received)}`));
-        resolve();
-      });
-    });
-  }
-
-  readonly socket: tls.TLSSocket;
-
-  /** Server certificate fingerprint as this client saw it. */
-  get serverFingerprint(): string {
-    return this.socket.getPeerCertificate().fingerprint256;
-  }
-
-  nextLine(): Promise<string> {
-    const line = this.lines.shift();
-    if (line !== undefined) return Promise.resolve(line);
-    if (this.isClosed) return Promise.reject(new Error(`closed; received ${JSON.stringify(this.received)}`));
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
-  }
-
-  async ask(text: string): Promise<string> {
-    this.socket.write(`${text}\r\n`);
-    return this.nextLine();
-  }
-
-  async end(): Promise<void> {
-    this.socket.end();
-    await this.closed;
-  }
-
-  async destroy(): Promise<void> {
-    tlsPeers.delete(this);
-    if (!this.isClosed) {
-      this.socket.destroy();
-      await this.closed;
-    }
-  }
-}
 
 /** Connects and returns the peer with its server-side client, once the banner came. */
 async function served<C extends TWSocketClient>(
@@ -99,11 +23,9 @@ async function served<C extends TWSocketClient>(
   options: tls.ConnectionOptions = {},
   port = server.bindPort,
 ): Promise<{ peer: TlsPeer; client: C }> {
-  const connected = once(server, 'clientConnect') as Promise<[C]>;
-  const peer = new TlsPeer(port, options);
-  const [client] = await connected;
-  expect(await peer.nextLine()).toBe(server.banner);
-  return { peer, client };
+  const result = await withClient(server, () => TlsPeer.open(port, options));
+  expect(await result.peer.nextLine()).toBe(server.banner);
+  return result;
 }
 
 /** Connects a peer the server must refuse: resolves with the failure the server reported. */
@@ -112,7 +34,7 @@ async function refused(server: TWSocketServer<TWSocketClient>, options: tls.Conn
   const onCreate = () => (admitted = true);
   server.on('clientCreate', onCreate);
   const failed = once(server, 'sslHandshakeError') as Promise<[HandshakeFailure]>;
-  const peer = new TlsPeer(server.bindPort, options);
+  const peer = TlsPeer.open(server.bindPort, options);
   const [failure] = await failed;
   await peer.closed;
   server.off('clientCreate', onCreate);

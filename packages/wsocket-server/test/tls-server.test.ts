@@ -8,7 +8,6 @@
  *
  * Loopback only, port 0; everything waits on events or process output.
  */
-import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import * as net from 'node:net';
@@ -16,129 +15,7 @@ import * as tls from 'node:tls';
 import { DevIdentity, SslSrvSecurity, TSslContext, createDevCertificate } from '@ics-ts/ssl-context';
 import { SERVER_DEFAULTS, TWSocketClient, TWSocketServer, TooBusyInfo } from '@ics-ts/wsocket-server';
 import { EchoClient, Peer, connectClient, disconnects, startServer } from './helpers';
-
-// ---------------------------------------------------------------- TLS peers
-
-const tlsPeers = new Set<TlsPeer>();
-const children = new Set<ReturnType<typeof spawn>>();
-/** Raw sockets a test made itself (under a TLS client). */
-const rawSockets = new Set<net.Socket>();
-
-afterEach(async () => {
-  const closing: Promise<unknown>[] = [];
-  for (const socket of rawSockets) {
-    if (!socket.closed) {
-      closing.push(once(socket, 'close'));
-      socket.destroy();
-    }
-  }
-  rawSockets.clear();
-  for (const peer of tlsPeers) closing.push(peer.destroy());
-  tlsPeers.clear();
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) {
-      closing.push(once(child, 'close'));
-      child.kill('SIGKILL');
-    }
-  }
-  children.clear();
-  await Promise.all(closing);
-});
-
-/** A Node TLS client that records the CRLF lines it receives. */
-class TlsPeer {
-  received = '';
-  sawEnd = false;
-  error: NodeJS.ErrnoException | undefined;
-  readonly closed: Promise<void>;
-  /** The first TLS session (ticket) the server sent. */
-  readonly session: Promise<Buffer>;
-  private lines: string[] = [];
-  private buffer = '';
-  private waiters: { resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
-  private isClosed = false;
-
-  private constructor(readonly socket: tls.TLSSocket) {
-    tlsPeers.add(this);
-    socket.setEncoding('utf8');
-    socket.on('data', (text: string) => {
-      this.received += text;
-      this.buffer += text;
-      let idx: number;
-      while ((idx = this.buffer.indexOf('\r\n')) >= 0) {
-        this.lines.push(this.buffer.slice(0, idx));
-        this.buffer = this.buffer.slice(idx + 2);
-      }
-      while (this.waiters.length > 0 && this.lines.length > 0) this.waiters.shift()!.resolve(this.lines.shift()!);
-    });
-    socket.on('end', () => (this.sawEnd = true));
-    this.session = new Promise((resolve) => socket.once('session', resolve));
-    socket.on('error', (err: NodeJS.ErrnoException) => (this.error ??= err));
-    this.closed = new Promise((resolve) => {
-      socket.once('close', () => {
-        this.isClosed = true;
-        for (const w of this.waiters.splice(0)) w.reject(new Error(`closed before a line came; received ${JSON.stringify(this.received)}`));
-        resolve();
-      });
-    });
-  }
-
-  /** Connects; resolves once the handshake is done, rejects if it fails. */
-  static connect(port: number, options: tls.ConnectionOptions = {}): Promise<TlsPeer> {
-    return new Promise((resolve, reject) => {
-      const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, ...options });
-      const peer = new TlsPeer(socket);
-      const onError = (err: Error) => reject(err);
-      socket.once('error', onError);
-      socket.once('secureConnect', () => {
-        socket.removeListener('error', onError);
-        resolve(peer);
-      });
-    });
-  }
-
-  get localPort(): number {
-    return this.socket.localPort ?? 0;
-  }
-
-  nextLine(): Promise<string> {
-    const line = this.lines.shift();
-    if (line !== undefined) return Promise.resolve(line);
-    if (this.isClosed) return Promise.reject(new Error(`closed; received ${JSON.stringify(this.received)}`));
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
-  }
-
-  async ask(text: string): Promise<string> {
-    this.socket.write(`${text}\r\n`);
-    return this.nextLine();
-  }
-
-  async end(): Promise<void> {
-    this.socket.end();
-    await this.closed;
-  }
-
-  async destroy(): Promise<void> {
-    tlsPeers.delete(this);
-    if (!this.isClosed) {
-      this.socket.destroy();
-      await this.closed;
-    }
-  }
-}
-
-/** Connects a TLS peer and returns it with the server's client object (its clientConnect). One at a time. */
-async function connectTls<C extends TWSocketClient>(
-  server: TWSocketServer<C>,
-  port: number,
-  options: tls.ConnectionOptions = {},
-): Promise<{ peer: TlsPeer; client: C }> {
-  const connected = once(server, 'clientConnect') as Promise<[C]>;
-  const peer = await TlsPeer.connect(port, options);
-  const [client] = await connected;
-  expect(client.peerPort).toBe(peer.localPort);
-  return { peer, client };
-}
+import { TlsPeer, connectTls, runSClient, trackSocket } from './tls-peer';
 
 // ---------------------------------------------------------------- openssl s_client
 
@@ -161,37 +38,14 @@ interface SClient {
  * s_client hangs up. A handshake failure ends it by itself; a kill timer bounds it.
  */
 async function sClient(port: number, args: string[], dialog: { send?: string; expectReply?: string } = {}): Promise<SClient> {
-  const child = spawn(
-    'openssl',
-    ['s_client', '-brief', '-nocommands', '-crlf', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', ...args],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
+  const { code, stdout, stderr } = await runSClient(
+    ['-brief', '-nocommands', '-crlf', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', ...args],
+    {
+      firstLineCame: (out) => out.includes('\n'),
+      send: dialog.send,
+      replyCame: (out) => dialog.expectReply !== undefined && out.includes(dialog.expectReply),
+    },
   );
-  children.add(child);
-  const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  let stdout = '';
-  let stderr = '';
-  let stage: 'banner' | 'reply' | 'done' = 'banner';
-  child.stdin.on('error', () => undefined); // s_client may be gone already
-  child.stderr.setEncoding('latin1').on('data', (d: string) => (stderr += d));
-  child.stdout.setEncoding('latin1').on('data', (d: string) => {
-    stdout += d;
-    if (stage === 'banner' && stdout.includes('\n')) {
-      if (dialog.send !== undefined) {
-        stage = 'reply';
-        child.stdin.write(`${dialog.send}\n`);
-      } else {
-        stage = 'done';
-        child.stdin.end();
-      }
-    }
-    if (stage === 'reply' && dialog.expectReply !== undefined && stdout.includes(dialog.expectReply)) {
-      stage = 'done';
-      child.stdin.end();
-    }
-  });
-  const [code] = (await once(child, 'close')) as [number | null];
-  clearTimeout(killer);
-  children.delete(child);
   const all = `${stdout}\n${stderr}`;
   const firstLine = stdout.includes('\n') ? stdout.slice(0, stdout.indexOf('\n')).replace(/\r$/, '') : undefined;
   return {
@@ -438,15 +292,13 @@ describe('a plain listener and a TLS listener on one server', () => {
 });
 
 describe('maxClients over TLS', () => {
+  /** Two places over TLS: banner 'hi', bannerTooBusy 'too busy'. */
+  function twoPlaces() {
+    return { banner: 'hi', bannerTooBusy: 'too busy', maxClients: 2, sslEnable: true, sslContext: ctxOptions() };
+  }
+
   test('maxClients 2: two served, the third gets bannerTooBusy over TLS after the handshake; clientCount never above 2', async () => {
-    const server = await startServer({
-      clientClass: EchoClient,
-      banner: 'hi',
-      bannerTooBusy: 'too busy',
-      maxClients: 2,
-      sslEnable: true,
-      sslContext: ctxOptions(),
-    });
+    const server = await startServer({ clientClass: EchoClient, ...twoPlaces() });
     let most = 0;
     server.on('clientConnect', () => (most = Math.max(most, server.clientCount)));
     const busy: TooBusyInfo[] = [];
@@ -488,14 +340,7 @@ describe('maxClients over TLS', () => {
         constructed++;
       }
     }
-    const server = await startServer<TWSocketClient>({
-      clientClass: Counted,
-      banner: 'hi',
-      bannerTooBusy: 'too busy',
-      maxClients: 2,
-      sslEnable: true,
-      sslContext: ctxOptions(),
-    });
+    const server = await startServer<TWSocketClient>({ clientClass: Counted, ...twoPlaces() });
     let most = 0;
     server.on('clientConnect', () => (most = Math.max(most, server.clientCount)));
     const peers = await Promise.all([0, 1, 2, 3, 4].map(() => TlsPeer.connect(server.bindPort)));
@@ -584,8 +429,7 @@ describe('TLS errors after the handshake', () => {
   // Same cause: a fatal TLS error after the handshake must end the connection, with that error as the reason.
   test('a corrupted record: the server drops the connection itself; the client leaves with the TLS error', async () => {
     const server = await startServer({ clientClass: EchoClient, banner: 'b', sslEnable: true, sslContext: ctxOptions() });
-    const raw = new net.Socket();
-    rawSockets.add(raw);
+    const raw = trackSocket(new net.Socket());
     const rawConnected = once(raw, 'connect');
     raw.connect(server.bindPort, '127.0.0.1');
     await rawConnected;
@@ -611,8 +455,7 @@ describe('TLS errors after the handshake', () => {
     const server = await startServer({ clientClass: EchoClient, banner: 'b', sslEnable: true, sslContext: ctxOptions() });
     const bystander = await connectTls(server, server.bindPort);
     expect(await bystander.peer.nextLine()).toBe('b');
-    const raw = new net.Socket();
-    rawSockets.add(raw);
+    const raw = trackSocket(new net.Socket());
     const rawConnected = once(raw, 'connect');
     raw.connect(server.bindPort, '127.0.0.1');
     await rawConnected;
