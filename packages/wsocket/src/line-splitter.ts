@@ -23,10 +23,19 @@ export interface LineSink {
    * length when it arrived complete). 'close' stops the splitter for good.
    */
   lineLimitExceeded(length: number): LineLimitAction;
+  /**
+   * Optional text path: the encoding in which one character is one byte for
+   * every chunk it accepts ('latin1' always; 'utf8' for pure-ASCII chunks),
+   * or undefined to receive Buffers only.
+   */
+  textEncoding?(): 'latin1' | 'utf8' | undefined;
+  /** A complete line as text (the text path); the same contract as deliverLine. */
+  deliverText?(line: string): boolean;
 }
 
 export class LineSplitter {
   private readonly delimiter: Buffer;
+  private readonly delimiterText: string | undefined;
   private parts: Buffer[] = [];
   private pendingLength = 0;
   /** Delimiter bytes matched at the very end of the pending bytes. */
@@ -45,6 +54,8 @@ export class LineSplitter {
   ) {
     if (delimiter.length === 0) throw new RangeError('lineEnd must not be empty');
     this.delimiter = delimiter;
+    // An ASCII delimiter's bytes never occur inside a UTF-8 sequence: the text path is safe.
+    this.delimiterText = delimiter.every((b) => b < 0x80) ? delimiter.toString('latin1') : undefined;
   }
 
   /** Bytes held for the line not yet terminated. */
@@ -60,6 +71,16 @@ export class LineSplitter {
   push(chunk: Buffer): Buffer | undefined {
     if (this.closed) return undefined;
     let pos = 0;
+    if (this.pendingLength === 0 && this.partial === 0 && !this.discarding && this.delimiterText !== undefined) {
+      // Text path: decode every complete line of the chunk at once and split the
+      // string; far fewer trips into C++ than a slice and a decode per line.
+      const encoding = this.sink.textEncoding?.();
+      if (encoding) {
+        const done = this.pushText(chunk, encoding);
+        if (done !== CONTINUE) return done;
+        pos = this.textConsumed;
+      }
+    }
     if (this.partial > 0) {
       const end = this.matchAcrossBoundary(chunk);
       if (end < 0) {
@@ -77,6 +98,7 @@ export class LineSplitter {
     }
     const delimiter = this.delimiter;
     for (;;) {
+      if (pos >= chunk.length) break;
       const idx = chunk.indexOf(delimiter, pos);
       if (idx < 0) break;
       let line: Buffer | undefined;
@@ -95,6 +117,46 @@ export class LineSplitter {
       this.checkLimit();
     }
     return undefined;
+  }
+
+  /** Bytes of the chunk the text path consumed (complete lines). */
+  private textConsumed = 0;
+
+  /**
+   * The text path over the complete lines of `chunk`. Returns CONTINUE with
+   * `textConsumed` set when the byte path is to take the rest (the unfinished
+   * line, or the whole chunk when it is not single-byte text), else what push
+   * returns.
+   */
+  private pushText(chunk: Buffer, encoding: 'latin1' | 'utf8'): Buffer | undefined | typeof CONTINUE {
+    this.textConsumed = 0;
+    const delimiter = this.delimiter;
+    const last = chunk.lastIndexOf(delimiter);
+    if (last < 0) return CONTINUE;
+    const end = last + delimiter.length;
+    const text = chunk.toString(encoding, 0, end);
+    if (text.length !== end) return CONTINUE; // multi-byte characters: offsets differ, use bytes
+    const mark = this.delimiterText!;
+    const sink = this.sink;
+    let pos = 0;
+    for (;;) {
+      // A self-overlapping delimiter may leave bytes before `end` unframed: the byte path takes them.
+      const idx = text.indexOf(mark, pos);
+      if (idx < 0) break;
+      const line = text.slice(pos, idx);
+      pos = idx + mark.length;
+      if (this.limit > 0 && line.length > this.limit) {
+        const action = sink.lineLimitExceeded(line.length);
+        if (action === 'close') {
+          this.close();
+          return undefined;
+        }
+        if (action !== 'keep') continue;
+      }
+      if (!sink.deliverText!(line)) return rest(chunk, pos);
+    }
+    this.textConsumed = pos;
+    return CONTINUE;
   }
 
   /** Removes and returns the partial line (for close, or a switch to raw data). */
@@ -255,6 +317,7 @@ export class LineSplitter {
 }
 
 const EMPTY = Buffer.alloc(0);
+const CONTINUE = Symbol('continue');
 
 function rest(chunk: Buffer, pos: number): Buffer | undefined {
   return pos < chunk.length ? chunk.subarray(pos) : EMPTY;

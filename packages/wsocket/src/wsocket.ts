@@ -366,6 +366,31 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     return this.lineModeOn && !this.reframe && this.currentState === SocketState.connected;
   }
 
+  /** @internal The text path is open to single-byte-compatible encodings. */
+  textEncoding(): 'latin1' | 'utf8' | undefined {
+    const encoding = this.encoding;
+    if (encoding === 'utf8' || encoding === 'utf-8' || encoding === 'ascii') return 'utf8';
+    if (encoding === 'latin1' || encoding === 'binary') return 'latin1';
+    return undefined;
+  }
+
+  /** @internal */
+  deliverText(line: string): boolean {
+    if (this.currentState !== SocketState.connected) return false;
+    const head = this.lfHead;
+    // Framed on LF alone: remove the rest of lineEnd (CR for CRLF) if the peer sent it.
+    if (head !== undefined && line.endsWith(head)) line = line.slice(0, line.length - head.length);
+    try {
+      this.onLine(line);
+    } catch (err) {
+      this.handleBgException(err);
+    }
+    return this.lineModeOn && !this.reframe && this.currentState === SocketState.connected;
+  }
+
+  /** The part of lineEnd before its LF when the splitter frames on LF alone ('\r' for CRLF); else undefined. */
+  private lfHead: string | undefined;
+
   /** @internal */
   lineLimitExceeded(length: number): LineLimitAction {
     let action: LineLimitAction = 'discard';
@@ -543,7 +568,9 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
   }
 
   private createSplitter(): LineSplitter {
-    return new LineSplitter(this.framingDelimiter(), this.limit, this);
+    const delimiter = this.framingDelimiter();
+    this.lfHead = this.lineEndBytes.length > 1 && delimiter === LF_BYTES ? this.lineEndText.slice(0, -1) : undefined;
+    return new LineSplitter(delimiter, this.limit, this);
   }
 
   /** Nothing is held: the next splitter (and editor) is built with the options of that time. */

@@ -1,5 +1,6 @@
 import { LineLimitAction, LineSplitter } from '../src';
 import { random, randomInt } from './helpers';
+import { splitterTextPath } from './splitter-text-path';
 
 interface Run {
   lines: string[];
@@ -18,17 +19,24 @@ interface RunOptions {
 function splitterFor(delimiter: string, options: RunOptions = {}): Run {
   const lines: string[] = [];
   const exceeded: number[] = [];
-  const splitter = new LineSplitter(Buffer.from(delimiter, 'latin1'), options.limit ?? 0, {
-    deliverLine(line) {
-      const text = line.toString('latin1');
-      lines.push(text);
-      return text !== options.stopAfter;
-    },
-    lineLimitExceeded(length) {
+  const deliver = (text: string) => {
+    lines.push(text);
+    return text !== options.stopAfter;
+  };
+  const sink = {
+    deliverLine: (line: Buffer) => deliver(line.toString('latin1')),
+    lineLimitExceeded(length: number) {
       exceeded.push(length);
       return options.onLimit ?? 'discard';
     },
-  });
+  };
+  // line-splitter-text.test.ts runs every case again through the text path.
+  const textPath = splitterTextPath.encoding;
+  const splitter = new LineSplitter(
+    Buffer.from(delimiter, 'latin1'),
+    options.limit ?? 0,
+    textPath ? { ...sink, textEncoding: () => textPath, deliverText: deliver } : sink,
+  );
   const push = (chunk: string | Buffer) => splitter.push(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk);
   return { lines, exceeded, splitter, push };
 }
