@@ -75,6 +75,9 @@ export class Listener {
   private opening: { abort(): void } | undefined;
   /** Out of file descriptors was reported; not again until a descriptor could be had. */
   private starved = false;
+  private lastProbe = 0;
+  /** @internal */
+  probeTimer: NodeJS.Timeout | undefined;
 
   /** Set when the listener serves icsHosts bindings. */
   hosts: ListenerHosts | undefined;
@@ -193,6 +196,8 @@ export class Listener {
     this.netServer = undefined;
     this.boundPort = 0;
     if (this.currentState === 'listening') this.currentState = 'closed';
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
     if (server) server.close();
   }
 
@@ -202,6 +207,24 @@ export class Listener {
     // This connection may have taken the last descriptor. libuv then sheds the
     // next connections itself (accepts and closes them: its EMFILE "trick")
     // and tells nobody, so Node's 'error' never comes: look for ourselves.
+    // At most one probe per PROBE_INTERVAL_MS while things go well (a probe is an
+    // open and a close): a skipped one runs from one timer, since after the last
+    // descriptor is gone no accept will come to run it.
+    if (!this.starved && Date.now() - this.lastProbe < PROBE_INTERVAL_MS) {
+      if (!this.probeTimer) {
+        this.probeTimer = setTimeout(probeLater, PROBE_INTERVAL_MS, this);
+        this.probeTimer.unref();
+      }
+      return;
+    }
+    this.probeDescriptors();
+  }
+
+  /** @internal */
+  probeDescriptors(): void {
+    this.lastProbe = Date.now();
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
     const shortage = descriptorShortage();
     if (shortage) this.handleRunError(shortage);
     else this.starved = false;
@@ -223,9 +246,17 @@ function onConnection(this: OwnedServer, socket: net.Socket): void {
   this[OWNER]?.handleConnection(socket);
 }
 
+function probeLater(listener: Listener): void {
+  listener.probeTimer = undefined;
+  if (listener.state === 'listening') listener.probeDescriptors();
+}
+
 function onRunError(this: OwnedServer, error: Error): void {
   this[OWNER]?.handleRunError(error);
 }
+
+/** How often the descriptor probe runs while no shortage is seen. */
+const PROBE_INTERVAL_MS = 20;
 
 /** What the descriptor probe opens; undefined where probing is off (Windows, or no /dev/null). */
 let probePath: string | undefined = process.platform === 'win32' ? undefined : '/dev/null';

@@ -39,8 +39,8 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
   private reframe = false;
   private delivering = false;
   private lineModeOn: boolean;
-  private lineEndBytes: Buffer;
-  private lineEndText: string;
+  private lineEndBytes!: Buffer;
+  private lineEndText!: string;
   private acceptLf: boolean;
   private limit: number;
   private cachedPeerAddr = '';
@@ -56,8 +56,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     super();
     validateWSocketOptions(options);
     this.lineModeOn = options.lineMode ?? WSOCKET_DEFAULTS.lineMode;
-    this.lineEndBytes = toBytes(options.lineEnd ?? WSOCKET_DEFAULTS.lineEnd);
-    this.lineEndText = this.lineEndBytes.toString('latin1');
+    this.setLineEnd(options.lineEnd ?? WSOCKET_DEFAULTS.lineEnd);
     this.acceptLf = options.lineAcceptLf ?? WSOCKET_DEFAULTS.lineAcceptLf;
     this.limit = options.lineLimit ?? WSOCKET_DEFAULTS.lineLimit;
     this.lineEcho = options.lineEcho ?? WSOCKET_DEFAULTS.lineEcho;
@@ -119,8 +118,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
 
   set lineEnd(value: string | Buffer) {
     validateWSocketOptions({ lineEnd: value });
-    this.lineEndBytes = toBytes(value);
-    this.lineEndText = this.lineEndBytes.toString('latin1');
+    this.setLineEnd(value);
     this.rebuildSplitter();
   }
 
@@ -252,12 +250,35 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
   sendLine(text: string): boolean {
     const socket = this.socket;
     if (!socket || !socket.writable) return false;
+    // One write (one string) when the line end is text in this encoding; else two, corked.
+    if (this.lineEndIsText) return socket.write(text + this.lineEndText, this.encoding);
     socket.cork();
     socket.write(text, this.encoding);
     const flushed = socket.write(this.lineEndBytes);
     socket.uncork();
     return flushed;
   }
+
+  private lineEndAscii = true;
+
+  /** The default CRLF is one shared Buffer and string: an idle connection holds no copy. */
+  private setLineEnd(value: string | Buffer): void {
+    if (value === DEFAULT_LINE_END_TEXT) {
+      this.lineEndBytes = DEFAULT_LINE_END_BYTES;
+      this.lineEndText = DEFAULT_LINE_END_TEXT;
+      this.lineEndAscii = true;
+      return;
+    }
+    this.lineEndBytes = toBytes(value);
+    this.lineEndText = this.lineEndBytes.toString('latin1');
+    this.lineEndAscii = this.lineEndBytes.every((b) => b < 0x80);
+  }
+
+  /** lineEnd is ASCII and the encoding ASCII-compatible: it can travel inside the text. */
+  private get lineEndIsText(): boolean {
+    return this.lineEndAscii && ASCII_COMPATIBLE.has(this.encoding);
+  }
+
 
   /** Resolves when everything sent so far has been handed to the system (or the socket closed). */
   drained(): Promise<void> {
@@ -594,6 +615,10 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
 
 const LF_BYTES = Buffer.from([LF]);
 const EMPTY = Buffer.alloc(0);
+
+const DEFAULT_LINE_END_TEXT = WSOCKET_DEFAULTS.lineEnd;
+const DEFAULT_LINE_END_BYTES = Buffer.from(DEFAULT_LINE_END_TEXT, 'latin1');
+const ASCII_COMPATIBLE = new Set<string>(['utf8', 'utf-8', 'ascii', 'latin1', 'binary']);
 
 function toBytes(value: string | Buffer): Buffer {
   return typeof value === 'string' ? Buffer.from(value, 'latin1') : Buffer.from(value);
