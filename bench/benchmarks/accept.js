@@ -1,0 +1,63 @@
+'use strict';
+/**
+ * accept: short-lived connections, 64 in flight: connect, read the banner,
+ * close; connections per second, counted by the load generator.
+ *  ics-ts: TWSocketServer with a banner; every connection gets its client
+ *          class (a line-mode class taking ConnectionInfo in its constructor)
+ *          resolved through tsyringe, in a child container made for it.
+ *  net:    net.Server that writes the banner and ends.
+ */
+const net = require('node:net');
+const { rateRound, rate, cpuPer } = require('../lib/rounds');
+const { connectLoop } = require('../lib/load-kit');
+
+const BANNER = 'Welcome to the ics-ts benchmark server';
+
+module.exports = {
+  name: 'accept',
+  title: 'accept rate',
+  what: 'short-lived connections (connect, read the banner, close), 64 in flight; client class resolved through DI each time',
+  impls: ['ics-ts', 'net'],
+  baselineText: 'net.Server that writes the banner and ends',
+  params: { full: { concurrency: 64 }, smoke: { concurrency: 8 } },
+  metrics: [
+    { key: 'perSec', label: 'connections/s', unit: 'conn/s', higher: true, target: { type: 'ratio', min: 0.9, against: 'net' } },
+    { key: 'cpuUsPerConn', label: 'server CPU per connection', unit: 'µs', higher: false, info: true },
+  ],
+
+  async round(ctx, impl, p) {
+    const r = await rateRound(ctx, impl, {}, { concurrency: p.concurrency });
+    const n = r.l1.counters.done - r.l0.counters.done;
+    if (!(n > 0)) throw new Error(`no connection completed (${JSON.stringify(r.l1.counters)})`);
+    return {
+      perSec: rate(r.l0, r.l1, 'done'),
+      cpuUsPerConn: cpuPer(r.s0, r.s1, n) * 1000,
+      errors: r.l1.counters.errors,
+      noData: r.l1.counters.noData,
+      foreignPct: r.foreignPct,
+    };
+  },
+
+  server: {
+    async 'ics-ts'() {
+      const { startServer, LineClient } = require('../lib/ics');
+      const server = await startServer({ clientClass: LineClient, banner: BANNER });
+      return { port: server.bindPort, stats: () => ({ clients: server.clientCount }) };
+    },
+    async net() {
+      const line = `${BANNER}\r\n`;
+      const server = net.createServer((s) => {
+        s.on('error', () => {});
+        s.end(line);
+      });
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return { port: server.address().port };
+    },
+  },
+
+  load(opts, ctl) {
+    const loop = connectLoop(opts, opts.concurrency);
+    ctl.running();
+    return loop;
+  },
+};

@@ -1,0 +1,56 @@
+'use strict';
+/**
+ * echo: N connections pump 16 KiB chunks (with backpressure) through an echo
+ * server; MB/s echoed back, counted by the load generator.
+ *  ics-ts: TWSocketServer + the sample EchoClient (raw mode, onData -> send;
+ *          pauses the socket when send returns false, resumes on drain).
+ *  net:    net.Server with socket.pipe(socket).
+ */
+const net = require('node:net');
+const { rateRound, rate, cpuPer } = require('../lib/rounds');
+const { pumpConnections } = require('../lib/load-kit');
+
+module.exports = {
+  name: 'echo',
+  title: 'echo throughput',
+  what: '100 connections pump 16 KiB chunks (backpressure) through the sample EchoClient; MB/s echoed back',
+  impls: ['ics-ts', 'net'],
+  baselineText: 'net.Server, socket.pipe(socket)',
+  params: {
+    full: { conns: 100, chunk: 16384 },
+    smoke: { conns: 4, chunk: 16384 },
+  },
+  metrics: [
+    { key: 'mbps', label: 'echo MB/s', unit: 'MB/s', higher: true, target: { type: 'ratio', min: 0.95, against: 'net' } },
+    { key: 'cpuMsPerMB', label: 'server CPU per MB echoed', unit: 'ms/MB', higher: false, info: true },
+  ],
+
+  async round(ctx, impl, p) {
+    const r = await rateRound(ctx, impl, {}, { conns: p.conns, chunk: p.chunk });
+    const mbps = rate(r.l0, r.l1, 'bytes') / 1e6;
+    const mb = (r.l1.counters.bytes - r.l0.counters.bytes) / 1e6;
+    if (!(mb > 0)) throw new Error('no bytes echoed');
+    return { mbps, cpuMsPerMB: cpuPer(r.s0, r.s1, mb), errors: r.l1.counters.errors, foreignPct: r.foreignPct };
+  },
+
+  server: {
+    async 'ics-ts'() {
+      const { startServer, sampleClients } = require('../lib/ics');
+      const server = await startServer({ clientClass: sampleClients().EchoClient });
+      return { port: server.bindPort, stats: () => ({ clients: server.clientCount }) };
+    },
+    async net() {
+      const server = net.createServer((s) => {
+        s.on('error', () => {});
+        s.pipe(s);
+      });
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return { port: server.address().port };
+    },
+  },
+
+  load(opts, ctl) {
+    const block = Buffer.alloc(opts.chunk, 'x');
+    return pumpConnections(opts, opts.conns, block, () => ctl.running());
+  },
+};

@@ -1,0 +1,72 @@
+'use strict';
+/**
+ * tls: full TLS 1.3 handshakes per second (ECDSA P-256 certificate, no session
+ * resumption), 32 in flight: connect, handshake, read the banner, close.
+ *  ics-ts: TWSocketServer with sslEnable + sslContext (one host; the 200-host
+ *          SNI case is not measured yet), client class through DI, banner.
+ *  tls:    tls.Server with the same certificate, writes the banner and ends.
+ */
+const fs = require('node:fs');
+const tls = require('node:tls');
+const { rateRound, rate, cpuPer } = require('../lib/rounds');
+const { connectLoop } = require('../lib/load-kit');
+
+const BANNER = 'Welcome to the ics-ts benchmark server';
+
+module.exports = {
+  name: 'tls',
+  title: 'TLS 1.3 handshakes',
+  what: 'full TLS 1.3 handshakes (ECDSA P-256, no resumption), 32 in flight, banner read then close; one host (no SNI table yet)',
+  impls: ['ics-ts', 'tls'],
+  baselineText: 'tls.Server with one certificate, writes the banner and ends',
+  params: { full: { concurrency: 32 }, smoke: { concurrency: 4 } },
+  metrics: [
+    { key: 'perSec', label: 'handshakes/s', unit: 'hs/s', higher: true, target: { type: 'ratio', min: 0.95, against: 'tls' } },
+    { key: 'cpuUsPerConn', label: 'server CPU per handshake', unit: 'µs', higher: false, info: true },
+  ],
+
+  async round(ctx, impl, p) {
+    const r = await rateRound(ctx, impl, { cert: ctx.cert.cert, key: ctx.cert.key }, { concurrency: p.concurrency, tls: true });
+    const n = r.l1.counters.done - r.l0.counters.done;
+    if (!(n > 0)) throw new Error(`no handshake completed (${JSON.stringify(r.l1.counters)})`);
+    const t = r.l1.counters.tls;
+    if (t && t.protocol !== 'TLSv1.3') throw new Error(`negotiated ${t.protocol}, not TLSv1.3`);
+    return {
+      perSec: rate(r.l0, r.l1, 'done'),
+      cpuUsPerConn: cpuPer(r.s0, r.s1, n) * 1000,
+      loadCpuUsPerConn: cpuPer(r.l0, r.l1, n) * 1000,
+      errors: r.l1.counters.errors,
+      foreignPct: r.foreignPct,
+      note: t ? `negotiated ${t.protocol} ${t.cipher}` : undefined,
+    };
+  },
+
+  server: {
+    async 'ics-ts'(opts) {
+      const { startServer, LineClient } = require('../lib/ics');
+      const server = await startServer({
+        clientClass: LineClient,
+        banner: BANNER,
+        sslEnable: true,
+        sslContext: { sslCert: opts.cert, sslKey: opts.key },
+      });
+      return { port: server.bindPort, stats: () => ({ clients: server.clientCount, sslHandshakeErrors: server.sslHandshakeErrors }) };
+    },
+    async tls(opts) {
+      const line = `${BANNER}\r\n`;
+      const server = tls.createServer({ cert: fs.readFileSync(opts.cert), key: fs.readFileSync(opts.key) }, (s) => {
+        s.on('error', () => {});
+        s.end(line);
+      });
+      server.on('tlsClientError', () => {});
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return { port: server.address().port };
+    },
+  },
+
+  load(opts, ctl) {
+    const loop = connectLoop(opts, opts.concurrency);
+    ctl.running();
+    return loop;
+  },
+};

@@ -1,0 +1,120 @@
+'use strict';
+/**
+ * Idle-connection memory: the load opens COUNT connections (TLS: completes
+ * each handshake) and holds them; the server's memory after full GCs is
+ * compared with its memory before the first connection.
+ * Server and load are separate processes (ulimit -n is 20000 per process).
+ */
+const fs = require('node:fs');
+const net = require('node:net');
+const tls = require('node:tls');
+const { withProcs, sleep } = require('./rounds');
+const { holdConnections } = require('./load-kit');
+
+function makeIdleBench({ name, useTls, count, smokeCount, maxDelta, heapTarget, what, baselineText }) {
+  const base = useTls ? 'tls' : 'net';
+  const metrics = [
+    { key: 'rssPerConn', label: 'server RSS per connection', unit: 'B', higher: false, target: { type: 'delta', maxDelta, unit: 'B', against: base } },
+    {
+      key: 'heapPerConn',
+      label: 'server V8 heap per connection',
+      unit: 'B',
+      higher: false,
+      ...(heapTarget ? { target: { type: 'delta', maxDelta, unit: 'B', against: base } } : { info: true }),
+    },
+    { key: 'externalPerConn', label: 'server external per connection', unit: 'B', higher: false, info: true },
+  ];
+  return {
+    name,
+    title: what,
+    what,
+    impls: ['ics-ts', base],
+    baselineText,
+    params: { full: { count, concurrency: useTls ? 64 : 256 }, smoke: { count: smokeCount, concurrency: 16 } },
+    metrics,
+    hardMs: () => (useTls ? 120000 : 90000),
+
+    async round(ctx, impl, p) {
+      const serverOpts = useTls ? { cert: ctx.cert.cert, key: ctx.cert.key } : {};
+      const loadOpts = { count: p.count, concurrency: p.concurrency, tls: useTls };
+      return withProcs(
+        ctx,
+        impl,
+        serverOpts,
+        loadOpts,
+        async ({ server, load }) => {
+          const before = await server.call('mem');
+          await load.call('control', 'open');
+          const opened = await load.waitFor('running', useTls ? 100000 : 60000);
+          if (opened.open !== p.count) throw new Error(`load opened ${opened.open} of ${p.count} (${opened.errors} errors: ${opened.firstError})`);
+          let clients = 0;
+          for (let i = 0; i < 500; i++) {
+            ({ clients } = await server.call('stats'));
+            if (clients >= p.count) break;
+            await sleep(10);
+          }
+          if (clients !== p.count) throw new Error(`server holds ${clients} of ${p.count}`);
+          await sleep(200);
+          const after = await server.call('mem', undefined, 30000);
+          const still = (await server.call('stats')).clients;
+          if (still !== p.count) throw new Error(`server held ${still} of ${p.count} after GC`);
+          const per = (key) => (after[key] - before[key]) / p.count;
+          return {
+            rssPerConn: per('rss'),
+            heapPerConn: per('heapUsed'),
+            externalPerConn: per('external'),
+            held: still,
+            rssMiB: after.rss / 2 ** 20,
+          };
+        },
+        { serverFirst: true },
+      );
+    },
+
+    server: {
+      async 'ics-ts'(opts) {
+        const { startServer, LineClient } = require('./ics');
+        const server = await startServer({
+          clientClass: LineClient,
+          ...(useTls ? { sslEnable: true, sslContext: { sslCert: opts.cert, sslKey: opts.key } } : {}),
+        });
+        return { port: server.bindPort, stats: () => ({ clients: server.clientCount }) };
+      },
+      async [base](opts) {
+        // What a minimal raw server holds per connection: the set of sockets, an error handler.
+        const sockets = new Set();
+        function onClose() {
+          sockets.delete(this);
+        }
+        function noop() {}
+        const hold = (s) => {
+          sockets.add(s);
+          s.on('error', noop);
+          s.on('close', onClose);
+        };
+        const server = useTls
+          ? tls.createServer({ cert: fs.readFileSync(opts.cert), key: fs.readFileSync(opts.key) }, hold)
+          : net.createServer(hold);
+        if (useTls) server.on('tlsClientError', noop);
+        await new Promise((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, resolve));
+        return { port: server.address().port, stats: () => ({ clients: sockets.size }) };
+      },
+    },
+
+    load(opts, ctl) {
+      let held;
+      return {
+        counters: () => (held ? held.counters() : {}),
+        control(cmd) {
+          if (cmd === 'open' && !held) held = holdConnections(opts, opts.count, opts.concurrency, (r) => ctl.running(r));
+          return true;
+        },
+        stop() {
+          if (held) held.stop();
+        },
+      };
+    },
+  };
+}
+
+module.exports = { makeIdleBench };
