@@ -2,8 +2,9 @@
 /**
  * tls: full TLS 1.3 handshakes per second (ECDSA P-256 certificate, no session
  * resumption), 32 in flight: connect, handshake, read the banner, close.
- *  ics-ts: TWSocketServer with sslEnable + sslContext (one host; the 200-host
- *          SNI case is not measured yet), client class through DI, banner.
+ *  ics-ts: TWSocketServer with 200 icsHosts on one TLS port, each with its own
+ *          P-256 certificate; the client asks (SNI) for host 137, so every
+ *          handshake goes through the host lookup; client class through DI, banner.
  *  tls:    tls.Server with the same certificate, writes the banner and ends.
  */
 const fs = require('node:fs');
@@ -13,20 +14,38 @@ const { connectLoop } = require('../lib/load-kit');
 
 const BANNER = 'Welcome to the ics-ts benchmark server';
 
+/** A free loopback port (icsHosts bind fixed ports: 0 means "none" there, as in ICS). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = require('node:net').createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 module.exports = {
   name: 'tls',
   title: 'TLS 1.3 handshakes',
-  what: 'full TLS 1.3 handshakes (ECDSA P-256, no resumption), 32 in flight, banner read then close; one host (no SNI table yet)',
+  what: 'full TLS 1.3 handshakes (ECDSA P-256, no resumption), 32 in flight, banner read then close; ics-ts with 200 icsHosts picked by SNI',
   impls: ['ics-ts', 'tls'],
   baselineText: 'tls.Server with one certificate, writes the banner and ends',
-  params: { full: { concurrency: 32 }, smoke: { concurrency: 4 } },
+  params: { full: { concurrency: 32, hosts: 200 }, smoke: { concurrency: 4, hosts: 4 } },
   metrics: [
     { key: 'perSec', label: 'handshakes/s', unit: 'hs/s', higher: true, target: { type: 'ratio', min: 0.95, against: 'tls' } },
     { key: 'cpuUsPerConn', label: 'server CPU per handshake', unit: 'µs', higher: false, info: true },
   ],
 
   async round(ctx, impl, p) {
-    const r = await rateRound(ctx, impl, { cert: ctx.cert.cert, key: ctx.cert.key }, { concurrency: p.concurrency, tls: true });
+    const servername = `h${Math.min(137, p.hosts - 1)}.bench.test`;
+    const r = await rateRound(
+      ctx,
+      impl,
+      { cert: ctx.cert.cert, key: ctx.cert.key, hosts: p.hosts },
+      { concurrency: p.concurrency, tls: true, servername },
+    );
     const n = r.l1.counters.done - r.l0.counters.done;
     if (!(n > 0)) throw new Error(`no handshake completed (${JSON.stringify(r.l1.counters)})`);
     const t = r.l1.counters.tls;
@@ -43,14 +62,20 @@ module.exports = {
 
   server: {
     async 'ics-ts'(opts) {
-      const { startServer, LineClient } = require('../lib/ics');
-      const server = await startServer({
-        clientClass: LineClient,
-        banner: BANNER,
-        sslEnable: true,
-        sslContext: { sslCert: opts.cert, sslKey: opts.key },
-      });
-      return { port: server.bindPort, stats: () => ({ clients: server.clientCount, sslHandshakeErrors: server.sslHandshakeErrors }) };
+      const { ws, LineClient, sslContext } = require('../lib/ics');
+      const { createDevCertificate } = sslContext();
+      const port = await freePort();
+      const icsHosts = [{ hostTag: 'h0', hostNames: ['localhost', 'h0.bench.test'], bindIpAddr: '127.0.0.1', bindSslPort: port, sslCert: opts.cert, sslKey: opts.key }];
+      for (let i = 1; i < opts.hosts; i++) {
+        const id = await createDevCertificate({ names: [`h${i}.bench.test`] });
+        icsHosts.push({ hostTag: `h${i}`, hostNames: [`h${i}.bench.test`], bindIpAddr: '127.0.0.1', bindSslPort: port, sslCert: id.cert, sslKey: id.key });
+      }
+      const server = new ws.TWSocketServer({ clientClass: LineClient, banner: BANNER, icsHosts });
+      server.on('bgException', (error) => process.stderr.write(`[bench ics-ts] bgException: ${error && error.stack}\n`));
+      let picked = '';
+      server.once('clientConnect', (client) => (picked = `${client.hostTag} (${client.tls && client.tls.serverName})`));
+      await server.listen();
+      return { port: server.bindPort, stats: () => ({ clients: server.clientCount, sslHandshakeErrors: server.sslHandshakeErrors, hosts: server.icsHosts.length, picked }) };
     },
     async tls(opts) {
       const line = `${BANNER}\r\n`;

@@ -11,7 +11,7 @@ function noop() {}
 
 function connectOnce(opts) {
   if (opts.tls) {
-    return tls.connect({ host: opts.host, port: opts.port, servername: 'localhost', rejectUnauthorized: false });
+    return tls.connect({ host: opts.host, port: opts.port, servername: opts.servername || 'localhost', rejectUnauthorized: false });
   }
   return net.connect({ host: opts.host, port: opts.port });
 }
