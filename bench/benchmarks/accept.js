@@ -10,6 +10,7 @@
 const net = require('node:net');
 const { rateRound, rate, cpuPer } = require('../lib/rounds');
 const { connectLoop } = require('../lib/load-kit');
+const { lineThenEndServer } = require('../lib/baselines');
 
 const BANNER = 'Welcome to the ics-ts benchmark server';
 
@@ -44,14 +45,8 @@ module.exports = {
       const server = await startServer({ clientClass: LineClient, banner: BANNER });
       return { port: server.bindPort, stats: () => ({ clients: server.clientCount }) };
     },
-    async net() {
-      const line = `${BANNER}\r\n`;
-      const server = net.createServer((s) => {
-        s.on('error', () => {});
-        s.end(line);
-      });
-      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-      return { port: server.address().port };
+    net() {
+      return lineThenEndServer((onConnection) => net.createServer(onConnection), BANNER);
     },
   },
 

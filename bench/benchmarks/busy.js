@@ -10,6 +10,7 @@
 const net = require('node:net');
 const { withProcs, measureWindow, rate, cpuPer, sleep } = require('../lib/rounds');
 const { connectLoop, holdConnections } = require('../lib/load-kit');
+const { lineThenEndServer } = require('../lib/baselines');
 
 const TOO_BUSY = 'Sorry, too many clients';
 const MAX_CLIENTS = 8;
@@ -58,14 +59,8 @@ module.exports = {
       const server = await startServer({ clientClass: LineClient, maxClients: MAX_CLIENTS, bannerTooBusy: TOO_BUSY });
       return { port: server.bindPort, stats: () => ({ clients: server.clientCount, tooBusyCount: server.tooBusyCount }) };
     },
-    async net() {
-      const line = `${TOO_BUSY}\r\n`;
-      const server = net.createServer((s) => {
-        s.on('error', () => {});
-        s.end(line);
-      });
-      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-      return { port: server.address().port };
+    net() {
+      return lineThenEndServer((onConnection) => net.createServer(onConnection), TOO_BUSY);
     },
   },
 

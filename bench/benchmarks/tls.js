@@ -11,6 +11,7 @@ const fs = require('node:fs');
 const tls = require('node:tls');
 const { rateRound, rate, cpuPer } = require('../lib/rounds');
 const { connectLoop } = require('../lib/load-kit');
+const { lineThenEndServer } = require('../lib/baselines');
 
 const BANNER = 'Welcome to the ics-ts benchmark server';
 
@@ -77,15 +78,9 @@ module.exports = {
       await server.listen();
       return { port: server.bindPort, stats: () => ({ clients: server.clientCount, sslHandshakeErrors: server.sslHandshakeErrors, hosts: server.icsHosts.length, picked }) };
     },
-    async tls(opts) {
-      const line = `${BANNER}\r\n`;
-      const server = tls.createServer({ cert: fs.readFileSync(opts.cert), key: fs.readFileSync(opts.key) }, (s) => {
-        s.on('error', () => {});
-        s.end(line);
-      });
-      server.on('tlsClientError', () => {});
-      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-      return { port: server.address().port };
+    tls(opts) {
+      const options = { cert: fs.readFileSync(opts.cert), key: fs.readFileSync(opts.key) };
+      return lineThenEndServer((onConnection) => tls.createServer(options, onConnection), BANNER);
     },
   },
 
