@@ -1,10 +1,10 @@
-import { unmapIPv4 } from '@ics-ts/wsocket';
+import { SocketAddresses, unmapIPv4 } from '@ics-ts/wsocket';
 
 /**
  * Per-connection facts, injectable into a client class's constructor
  * (`constructor(info: ConnectionInfo)`), known before the socket is attached.
  */
-export class ConnectionInfo {
+export class ConnectionInfo implements SocketAddresses {
   constructor(
     /** Sequential id of this connection on its server (ICS CliId). */
     readonly cliId: number,

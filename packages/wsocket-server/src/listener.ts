@@ -71,6 +71,8 @@ export class Listener {
   private netServer: OwnedServer | undefined;
   private currentState: ListenerState = 'closed';
   private boundPort = 0;
+  /** The bound address when it is one address (not 0.0.0.0 or ::): every connection's local address. */
+  private boundAddr = '';
   private error: Error | undefined;
   private opening: { abort(): void } | undefined;
   /** Out of file descriptors was reported; not again until a descriptor could be had. */
@@ -112,6 +114,18 @@ export class Listener {
   /** The port actually bound (the real one when 0 was asked); 0 when not listening. */
   get bindPort(): number {
     return this.boundPort;
+  }
+
+  /**
+   * A connection's local address: the listener's own when it is bound to one
+   * address, so no system call is needed; else the system's answer.
+   */
+  localAddrOf(socket: net.Socket): string {
+    return this.boundAddr || (socket.localAddress ?? '');
+  }
+
+  localPortOf(socket: net.Socket): number {
+    return this.boundAddr ? this.boundPort : socket.localPort ?? 0;
   }
 
   get lastError(): Error | undefined {
@@ -157,7 +171,9 @@ export class Listener {
         server.removeListener('error', onStartError);
         server.on('error', onRunError);
         this.netServer = server;
-        this.boundPort = (server.address() as net.AddressInfo).port;
+        const bound = server.address() as net.AddressInfo;
+        this.boundPort = bound.port;
+        this.boundAddr = bound.address === '0.0.0.0' || bound.address === '::' ? '' : bound.address;
         this.error = undefined;
         this.currentState = 'listening';
         resolve();

@@ -15,7 +15,8 @@ export interface HandshakeFailure {
 
 /** What the handshake reports to (the server). */
 export interface HandshakeOwner {
-  handshakeDone(socket: tls.TLSSocket, listener: Listener, tooBusy: boolean, host: HostMatch | undefined): void;
+  /** peerAddr/peerPort: as read from the accepted socket when the handshake began. */
+  handshakeDone(socket: tls.TLSSocket, listener: Listener, tooBusy: boolean, host: HostMatch | undefined, peerAddr: string, peerPort: number): void;
   handshakeFailed(socket: tls.TLSSocket, failure: HandshakeFailure, tooBusy: boolean): void;
 }
 
@@ -124,7 +125,7 @@ function onSecure(this: PendingSocket): void {
   // A server TLSSocket made outside tls.Server reports later TLS errors (a refused
   // renegotiation, a corrupt record) only as '_tlsError': end the connection on them.
   this.on('_tlsError', destroyOnTlsError);
-  pending.owner.handshakeDone(this, pending.listener, pending.tooBusy, host);
+  pending.owner.handshakeDone(this, pending.listener, pending.tooBusy, host, pending.peerAddr, pending.peerPort);
 }
 
 /** TLS versions, oldest first (as Node names them). */

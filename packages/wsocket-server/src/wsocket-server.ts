@@ -636,11 +636,11 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   }
 
   /** @internal */
-  handshakeDone(socket: tls.TLSSocket, listener: Listener, tooBusy: boolean, host: HostMatch | undefined): void {
+  handshakeDone(socket: tls.TLSSocket, listener: Listener, tooBusy: boolean, host: HostMatch | undefined, peerAddr: string, peerPort: number): void {
     this.handshakeSockets.delete(socket);
     if (tooBusy) return this.rejectTooBusy(socket, listener);
     this.handshaking--;
-    this.admit(socket, listener, host);
+    this.admit(socket, listener, host, peerAddr, peerPort);
   }
 
   /** @internal */
@@ -651,16 +651,18 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     if (this.listenerCount('sslHandshakeError') > 0) this.emitGuarded('sslHandshakeError', failure);
   }
 
-  private admit(socket: net.Socket, listener: Listener, match?: HostMatch): void {
+  /** peerAddr/peerPort: read by the TLS handshake already (one getpeername per connection). */
+  private admit(socket: net.Socket, listener: Listener, match?: HostMatch, peerAddr?: string, peerPort?: number): void {
     const cliId = ++this.lastCliId;
     // On a plain binding the host is the first bound there; on TLS, SNI's pick.
     const host = (match?.host ?? listener.hosts?.hosts[0]) as IcsHost<C> | undefined;
+    // Read once here and handed to the client: they stay readable after close (ICS caches them too).
     const info = new ConnectionInfo(
       cliId,
-      socket.remoteAddress ?? '',
-      socket.remotePort ?? 0,
-      socket.localAddress ?? '',
-      socket.localPort ?? 0,
+      peerAddr ?? socket.remoteAddress ?? '',
+      peerPort ?? socket.remotePort ?? 0,
+      listener.localAddrOf(socket),
+      listener.localPortOf(socket),
       listener.index,
       host?.index ?? -1,
       host?.hostTag ?? '',
@@ -696,7 +698,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     const created = this.emitGuarded('clientCreate', client);
     try {
       // Runs client code too (onSessionConnected, changeState listeners).
-      client.attach(socket);
+      client.attach(socket, info);
     } catch (error) {
       if (!client.rawSocket) socket.destroy(); // never attached: nobody else will close it
       client.abort();

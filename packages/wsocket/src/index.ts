@@ -1,5 +1,5 @@
 export { TWSocket, unmapIPv4 } from './wsocket';
-export type { WSocketEvents } from './wsocket';
+export type { WSocketEvents, SocketAddresses } from './wsocket';
 export { SocketState } from './socket-state';
 export { WSOCKET_DEFAULTS, validateWSocketOptions, describe } from './options';
 export type { WSocketOptions } from './options';

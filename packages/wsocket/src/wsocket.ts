@@ -16,6 +16,16 @@ export interface WSocketEvents {
   bgException: [error: unknown];
 }
 
+/** A connection's addresses as the system reported them (IPv4-mapped IPv6 kept). */
+export interface SocketAddresses {
+  readonly peerAddrRaw: string;
+  readonly peerPort: number;
+  readonly localAddrRaw: string;
+  readonly localPort: number;
+}
+
+const NO_ADDRESSES: SocketAddresses = Object.freeze({ peerAddrRaw: '', peerPort: 0, localAddrRaw: '', localPort: 0 });
+
 /** Node calls socket listeners with the socket as `this`; this key leads back to its TWSocket. */
 const OWNER = Symbol('ics-ts.wsocket');
 type OwnedSocket = net.Socket & { [OWNER]?: TWSocket };
@@ -43,10 +53,10 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
   private lineEndText!: string;
   private acceptLf: boolean;
   private limit: number;
-  private cachedPeerAddr = '';
-  private cachedPeerPort = 0;
-  private cachedLocalAddr = '';
-  private cachedLocalPort = 0;
+  /** Read once when connected and kept: they stay readable after close. */
+  private addresses: SocketAddresses = NO_ADDRESSES;
+  /** A 'drain' listener is added at the first send that has to buffer, not per connection. */
+  private drainWatched = false;
 
   lineEcho: boolean;
   lineEdit: boolean;
@@ -54,6 +64,9 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
 
   constructor(options: WSocketOptions = {}) {
     super();
+    // Node's emitter creates its listener store on the first on(): an idle
+    // connection nobody listens to then holds none (about 200 bytes each).
+    (this as unknown as { _events: undefined })._events = undefined;
     validateWSocketOptions(options);
     this.lineModeOn = options.lineMode ?? WSOCKET_DEFAULTS.lineMode;
     this.setLineEnd(options.lineEnd ?? WSOCKET_DEFAULTS.lineEnd);
@@ -150,24 +163,29 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
 
   /** Peer address; IPv4 peers of a dual-stack listener read as plain IPv4. Kept after close. */
   get peerAddr(): string {
-    return unmapIPv4(this.cachedPeerAddr);
+    return unmapIPv4(this.addresses.peerAddrRaw);
   }
 
   /** Peer address as the system reported it (`::ffff:127.0.0.1` on a dual-stack listener). */
   get peerAddrRaw(): string {
-    return this.cachedPeerAddr;
+    return this.addresses.peerAddrRaw;
   }
 
   get peerPort(): number {
-    return this.cachedPeerPort;
+    return this.addresses.peerPort;
   }
 
   get localAddr(): string {
-    return unmapIPv4(this.cachedLocalAddr);
+    return unmapIPv4(this.addresses.localAddrRaw);
+  }
+
+  /** Local address as the system reported it (`::ffff:127.0.0.1` on a dual-stack listener). */
+  get localAddrRaw(): string {
+    return this.addresses.localAddrRaw;
   }
 
   get localPort(): number {
-    return this.cachedLocalPort;
+    return this.addresses.localPort;
   }
 
   get bytesReceived(): number {
@@ -195,11 +213,15 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
 
   // ---- opening ------------------------------------------------------------
 
-  /** Takes over an accepted (connected) socket: the server side. */
-  attach(socket: net.Socket): void {
+  /**
+   * Takes over an accepted (connected) socket: the server side. A server that
+   * already knows the connection's addresses passes them, saving the system
+   * calls that would read them again.
+   */
+  attach(socket: net.Socket, addresses?: SocketAddresses): void {
     if (this.socket) throw new Error('TWSocket.attach: this TWSocket already has a socket');
     this.bind(socket);
-    this.markConnected();
+    this.markConnected(addresses);
   }
 
   /** Connects to host:port: the client side. Resolves once connected. */
@@ -218,7 +240,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
       };
       const onConnect = () => {
         settle();
-        this.markConnected();
+        this.markConnected(undefined);
       };
       const onError = (error: Error) => settle(error);
       // abort() or close() while connecting destroys the socket without an error.
@@ -239,7 +261,9 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
   send(data: Buffer | Uint8Array | string): boolean {
     const socket = this.socket;
     if (!socket || !socket.writable) return false;
-    return typeof data === 'string' ? socket.write(data, this.encoding) : socket.write(data);
+    const flushed = typeof data === 'string' ? socket.write(data, this.encoding) : socket.write(data);
+    if (!flushed && !this.drainWatched) this.watchDrain(socket);
+    return flushed;
   }
 
   sendStr(text: string): boolean {
@@ -251,12 +275,23 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     const socket = this.socket;
     if (!socket || !socket.writable) return false;
     // One write (one string) when the line end is text in this encoding; else two, corked.
-    if (this.lineEndIsText) return socket.write(text + this.lineEndText, this.encoding);
-    socket.cork();
-    socket.write(text, this.encoding);
-    const flushed = socket.write(this.lineEndBytes);
-    socket.uncork();
+    let flushed: boolean;
+    if (this.lineEndIsText) {
+      flushed = socket.write(text + this.lineEndText, this.encoding);
+    } else {
+      socket.cork();
+      socket.write(text, this.encoding);
+      flushed = socket.write(this.lineEndBytes);
+      socket.uncork();
+    }
+    if (!flushed && !this.drainWatched) this.watchDrain(socket);
     return flushed;
+  }
+
+  /** onDataSent follows a send that had to buffer: Node's 'drain' comes only after such a write. */
+  private watchDrain(socket: net.Socket): void {
+    this.drainWatched = true;
+    socket.on('drain', onSocketDrain);
   }
 
   private lineEndAscii = true;
@@ -434,15 +469,16 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
-    socket.on('drain', onSocketDrain);
   }
 
-  private markConnected(): void {
+  private markConnected(addresses?: SocketAddresses): void {
     const socket = this.socket!;
-    this.cachedPeerAddr = socket.remoteAddress ?? '';
-    this.cachedPeerPort = socket.remotePort ?? 0;
-    this.cachedLocalAddr = socket.localAddress ?? '';
-    this.cachedLocalPort = socket.localPort ?? 0;
+    this.addresses = addresses ?? {
+      peerAddrRaw: socket.remoteAddress ?? '',
+      peerPort: socket.remotePort ?? 0,
+      localAddrRaw: socket.localAddress ?? '',
+      localPort: socket.localPort ?? 0,
+    };
     if (this.noDelayOn) socket.setNoDelay(true);
     this.setState(SocketState.connected);
     // A changeState listener may have failed and aborted the connection.
