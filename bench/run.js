@@ -50,6 +50,9 @@ options:
                      measured window to DIR (default bench/results/profiles);
                      summarize with node bench/profile-summary.js FILE...
   --pin              pin the server to CPU 0 and the load generator to CPU 1 (taskset)
+  --ephemeral-ports  short-lived connections (accept, busy, tls) take the kernel's ephemeral
+                     ports instead of cycling explicit 127.0.1.x source pairs (see
+                     docs/performance.md, "TIME_WAIT and the load generator")
   --check            exit 1 when a target is missed (default: report only)
   --list             list the benchmarks and exit
   -h, --help         this text
@@ -75,6 +78,7 @@ function parseArgs(argv) {
     else if (a === '--noise') o.noise = positive(value(), a, false, true);
     else if (a === '--retries') o.retries = positive(value(), a, true, true);
     else if (a === '--pin') o.pin = true;
+    else if (a === '--ephemeral-ports') o.ephemeralPorts = true;
     else if (a === '--check') o.check = true;
     else if (a === '--profile') {
       o.profile = argv[i + 1] && !argv[i + 1].startsWith('-') && !ORDER.includes(argv[i + 1]) ? path.resolve(process.env.INIT_CWD || process.cwd(), argv[++i]) : path.join(__dirname, 'results', 'profiles');
@@ -233,7 +237,7 @@ async function main() {
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0] ? os.cpus()[0].model : 'unknown',
     memGiB: Math.round(os.totalmem() / 2 ** 30),
-    options: { rounds, durationMs, warmupMs, smoke: o.smoke, pin: !!o.pin, profile: !!o.profile, noisePct: o.noise, retries: o.retries },
+    options: { rounds, durationMs, warmupMs, smoke: o.smoke, pin: !!o.pin, ephemeralPorts: !!o.ephemeralPorts, profile: !!o.profile, noisePct: o.noise, retries: o.retries },
     benchmarks: [],
   };
   process.stdout.write(
@@ -260,6 +264,7 @@ async function main() {
             warmupMs,
             durationMs,
             pin: !!o.pin,
+            ephemeralPorts: !!o.ephemeralPorts,
             cert,
             hardMs: def.hardMs ? def.hardMs(p, durationMs, warmupMs) : 45000 + 3 * (durationMs + warmupMs),
             serverExecArgv: () => [],

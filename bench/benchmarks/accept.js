@@ -6,24 +6,32 @@
  *          class (a line-mode class taking ConnectionInfo in its constructor)
  *          resolved through tsyringe, in a child container made for it.
  *  net:    net.Server that writes the banner and ends.
+ *  net-after-fin (for information): the same, but it ends only after the
+ *          client's FIN, the close order of any server that keeps its client
+ *          (so the client, not the server, holds TIME_WAIT).
  */
 const net = require('node:net');
 const { rateRound, rate, cpuPer } = require('../lib/rounds');
 const { connectLoop } = require('../lib/load-kit');
-const { lineThenEndServer } = require('../lib/baselines');
+const { lineThenEndServer, noop } = require('../lib/baselines');
 
 const BANNER = 'Welcome to the ics-ts benchmark server';
+
+function endSocket() {
+  this.end();
+}
 
 module.exports = {
   name: 'accept',
   title: 'accept rate',
   what: 'short-lived connections (connect, read the banner, close), 64 in flight; client class resolved through DI each time',
-  impls: ['ics-ts', 'net'],
+  impls: ['ics-ts', 'net', 'net-after-fin'],
   baselineText: 'net.Server that writes the banner and ends',
   params: { full: { concurrency: 64 }, smoke: { concurrency: 8 } },
   metrics: [
     { key: 'perSec', label: 'connections/s', unit: 'conn/s', higher: true, target: { type: 'ratio', min: 0.9, against: 'net' } },
     { key: 'cpuUsPerConn', label: 'server CPU per connection', unit: 'µs', higher: false, info: true },
+    { key: 'loadCpuUsPerConn', label: 'load generator CPU per connection', unit: 'µs', higher: false, info: true },
   ],
 
   async round(ctx, impl, p) {
@@ -33,6 +41,7 @@ module.exports = {
     return {
       perSec: rate(r.l0, r.l1, 'done'),
       cpuUsPerConn: cpuPer(r.s0, r.s1, n) * 1000,
+      loadCpuUsPerConn: cpuPer(r.l0, r.l1, n) * 1000,
       errors: r.l1.counters.errors,
       noData: r.l1.counters.noData,
       foreignPct: r.foreignPct,
@@ -47,6 +56,16 @@ module.exports = {
     },
     net() {
       return lineThenEndServer((onConnection) => net.createServer(onConnection), BANNER);
+    },
+    async 'net-after-fin'() {
+      const text = `${BANNER}\r\n`;
+      const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+        socket.on('error', noop);
+        socket.on('end', endSocket);
+        socket.write(text);
+      });
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return { port: server.address().port };
     },
   },
 

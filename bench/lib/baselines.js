@@ -19,4 +19,4 @@ async function lineThenEndServer(create, line) {
   return { port: server.address().port };
 }
 
-module.exports = { lineThenEndServer };
+module.exports = { lineThenEndServer, noop };

@@ -10,7 +10,7 @@ const { foreignMeter } = require('./sysload');
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * ctx: { bench, round, hardMs, serverExecArgv(impl, round) -> string[], pin }
+ * ctx: { bench, round, hardMs, serverExecArgv(impl, round) -> string[], pin, ephemeralPorts }
  * body({ server, load, port, info }) -> result
  */
 async function withProcs(ctx, impl, serverOpts, loadOpts, body, options = {}) {
@@ -21,7 +21,8 @@ async function withProcs(ctx, impl, serverOpts, loadOpts, body, options = {}) {
   let load;
   try {
     const ready = await server.waitFor('ready', 30000);
-    load = new Child('load', ctx.bench, null, { ...loadOpts, host: '127.0.0.1', port: ready.port, hardMs: ctx.hardMs }, {
+    const loadAll = { ...loadOpts, host: '127.0.0.1', port: ready.port, hardMs: ctx.hardMs, ephemeralPorts: ctx.ephemeralPorts };
+    load = new Child('load', ctx.bench, null, loadAll, {
       execArgv: ['--max-old-space-size=2048'],
       cpu: ctx.pin ? '1' : undefined,
     });
