@@ -5,7 +5,11 @@
  * mode costs per line, against a prototype of a faster way (evidence for the
  * `lines` benchmark; not part of `pnpm bench`).
  *
- *   node bench/micro/line-framing.js [--ms 1000]
+ *   node bench/micro/line-framing.js [--ms 1000] [--packet BYTES]
+ *
+ * --packet 1 feeds the stream one byte per chunk, as the `lines` benchmark's
+ * 1-byte phase does (there a chunk is 1.2-1.5 bytes); the figure is then the
+ * framing cost per line of 64 such chunks, without Node's read path.
  *
  * Variants, each fed the same 64 KiB chunks of 64-byte CRLF lines (as the
  * `lines` benchmark's bulk phase) and counting lines delivered as strings:
@@ -25,12 +29,15 @@ const { StringDecoder } = require('node:string_decoder');
 const ROOT = path.resolve(__dirname, '..', '..');
 const args = process.argv.slice(2);
 const ms = Number(args[args.indexOf('--ms') + 1]) || 1000;
+const packet = args.includes('--packet') ? Number(args[args.indexOf('--packet') + 1]) : 65536 - 7;
+if (!(packet >= 1)) throw new Error('--packet needs a byte count >= 1');
 
 const LINE = Buffer.from(`${'0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'}\r\n`, 'latin1');
 // Chunks as a socket delivers them: 64 KiB, so lines straddle chunk boundaries.
 const STREAM = Buffer.concat(Array.from({ length: 4096 }, () => LINE));
 const CHUNKS = [];
-for (let i = 0; i < STREAM.length; i += 65536 - 7) CHUNKS.push(STREAM.subarray(i, Math.min(i + 65536 - 7, STREAM.length)));
+// (Copies, not views: a socket hands out a Buffer of its own per read.)
+for (let i = 0; i < STREAM.length; i += packet) CHUNKS.push(Buffer.from(STREAM.subarray(i, Math.min(i + packet, STREAM.length))));
 
 let count = 0;
 let lastLine = '';
@@ -82,7 +89,9 @@ function textSplit() {
 
 function readlineCore() {
   const decoder = new StringDecoder('utf8');
-  const lineEnding = /\r?\n|\r(?!\n)/g;
+  // readline's own pattern also ends a line at a lone CR, remembering a CR at a
+  // chunk's end to skip the LF that may follow; CRLF-only input needs just this.
+  const lineEnding = /\r?\n/g;
   let rest = '';
   return (chunk) => {
     let string = rest + decoder.write(chunk);
@@ -101,7 +110,7 @@ function readlineCore() {
 function measure(name, make) {
   const feed = make();
   // warm-up
-  for (let i = 0; i < 50; i++) for (const c of CHUNKS) feed(c);
+  for (let i = 0; i < (packet < 64 ? 3 : 50); i++) for (const c of CHUNKS) feed(c);
   count = 0;
   const t0 = process.hrtime.bigint();
   const c0 = process.cpuUsage();

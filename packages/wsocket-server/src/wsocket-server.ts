@@ -122,7 +122,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   private clientListCache: C[] | undefined;
   private readonly disconnectWaiters = new Map<C, () => void>();
   /** Connections turned away (bannerTooBusy sent), until they are closed. */
-  private readonly tooBusySockets = new Set<net.Socket>();
+  /** @internal Turned-away sockets still closing (shutdown waits for them). */
+  readonly tooBusySockets = new Set<net.Socket>();
   private lastCliId = 0;
   private currentState: ServerState = 'closed';
   /** A listen() call is under way. */
@@ -760,7 +761,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   private rejectTooBusy(socket: net.Socket, listener: Listener): void {
     this.tooBusyCount++;
     this.tooBusySockets.add(socket);
-    socket.once('close', () => this.tooBusySockets.delete(socket));
+    (socket as TooBusySocket)[TOO_BUSY_OWNER] = this as TWSocketServer<TWSocketClient>;
+    socket.once('close', onTooBusyClose); // a shared function, not a closure per rejected socket
     socket.on('error', ignore);
     socket.on('timeout', destroySocket);
     socket.setTimeout(this.tooBusyCloseTimeoutMs);
@@ -876,6 +878,14 @@ function checkContainer(parent: unknown): DependencyContainer {
 }
 
 function ignore(): void {}
+
+/** A turned-away socket leads back to its server through this key. */
+const TOO_BUSY_OWNER = Symbol('ics-ts.tooBusy');
+type TooBusySocket = net.Socket & { [TOO_BUSY_OWNER]?: TWSocketServer<TWSocketClient> };
+
+function onTooBusyClose(this: TooBusySocket): void {
+  this[TOO_BUSY_OWNER]?.tooBusySockets.delete(this);
+}
 
 /**
  * The context a TLS binding's handshakes start with when a host there accepts

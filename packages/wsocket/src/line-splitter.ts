@@ -71,16 +71,6 @@ export class LineSplitter {
   push(chunk: Buffer): Buffer | undefined {
     if (this.closed) return undefined;
     let pos = 0;
-    if (this.pendingLength === 0 && this.partial === 0 && !this.discarding && this.delimiterText !== undefined) {
-      // Text path: decode every complete line of the chunk at once and split the
-      // string; far fewer trips into C++ than a slice and a decode per line.
-      const encoding = this.sink.textEncoding?.();
-      if (encoding) {
-        const done = this.pushText(chunk, encoding);
-        if (done !== CONTINUE) return done;
-        pos = this.textConsumed;
-      }
-    }
     if (this.partial > 0) {
       const end = this.matchAcrossBoundary(chunk);
       if (end < 0) {
@@ -97,9 +87,24 @@ export class LineSplitter {
       }
     }
     const delimiter = this.delimiter;
+    let textTried = this.delimiterText === undefined;
     for (;;) {
       if (pos >= chunk.length) break;
-      const idx = chunk.indexOf(delimiter, pos);
+      if (!textTried && this.pendingLength === 0 && !this.discarding) {
+        // Text path: decode every complete line left in the chunk at once and
+        // split the string; far fewer trips into C++ than a slice and a decode
+        // per line. Taken once per chunk, as soon as no partial line is held
+        // (at once, or after the line the previous chunk began).
+        textTried = true;
+        const encoding = this.sink.textEncoding?.();
+        if (encoding) {
+          const done = this.pushText(chunk, pos, encoding);
+          if (done !== CONTINUE) return done;
+          pos = this.textConsumed;
+          continue;
+        }
+      }
+      const idx = indexOfFrom(chunk, delimiter, pos);
       if (idx < 0) break;
       let line: Buffer | undefined;
       if (this.pendingLength > 0 || this.discarding) {
@@ -112,30 +117,31 @@ export class LineSplitter {
       if (!this.finishLine(line)) return this.closed ? undefined : rest(chunk, pos);
     }
     if (pos < chunk.length) {
-      this.append(chunk.subarray(pos));
+      // A socket hands out a Buffer per read: keep the chunk itself when all of it is pending.
+      this.append(pos === 0 ? chunk : chunk.subarray(pos));
       this.partial = this.tailMatch();
       this.checkLimit();
     }
     return undefined;
   }
 
-  /** Bytes of the chunk the text path consumed (complete lines). */
+  /** Bytes of the chunk the text path consumed (complete lines), counted from its start. */
   private textConsumed = 0;
 
   /**
-   * The text path over the complete lines of `chunk`. Returns CONTINUE with
-   * `textConsumed` set when the byte path is to take the rest (the unfinished
-   * line, or the whole chunk when it is not single-byte text), else what push
-   * returns.
+   * The text path over the complete lines of `chunk` from `from`. Returns
+   * CONTINUE with `textConsumed` set when the byte path is to take the rest
+   * (the unfinished line, or all of it when it is not single-byte text), else
+   * what push returns.
    */
-  private pushText(chunk: Buffer, encoding: 'latin1' | 'utf8'): Buffer | undefined | typeof CONTINUE {
-    this.textConsumed = 0;
+  private pushText(chunk: Buffer, from: number, encoding: 'latin1' | 'utf8'): Buffer | undefined | typeof CONTINUE {
+    this.textConsumed = from;
     const delimiter = this.delimiter;
     const last = chunk.lastIndexOf(delimiter);
-    if (last < 0) return CONTINUE;
+    if (last < from) return CONTINUE;
     const end = last + delimiter.length;
-    const text = chunk.toString(encoding, 0, end);
-    if (text.length !== end) return CONTINUE; // multi-byte characters: offsets differ, use bytes
+    const text = chunk.toString(encoding, from, end);
+    if (text.length !== end - from) return CONTINUE; // multi-byte characters: offsets differ, use bytes
     const mark = this.delimiterText!;
     const sink = this.sink;
     let pos = 0;
@@ -153,9 +159,9 @@ export class LineSplitter {
         }
         if (action !== 'keep') continue;
       }
-      if (!sink.deliverText!(line)) return rest(chunk, pos);
+      if (!sink.deliverText!(line)) return rest(chunk, from + pos);
     }
-    this.textConsumed = pos;
+    this.textConsumed = from + pos;
     return CONTINUE;
   }
 
@@ -307,17 +313,47 @@ export class LineSplitter {
     const d = this.delimiter;
     if (d.length === 1 || this.pendingLength === 0) return 0;
     const want = Math.min(d.length - 1, this.pendingLength);
-    const last = this.parts[this.parts.length - 1];
-    const tail = last.length >= want ? last.subarray(last.length - want) : lastBytes(this.parts, want);
+    // Byte by byte from the end: a delimiter is a few bytes, and this runs for
+    // every packet that leaves a partial line (one-byte packets: every packet).
     for (let p = want; p > 0; p--) {
-      if (tail.compare(d, 0, p, tail.length - p, tail.length) === 0) return p;
+      let match = true;
+      for (let i = 0; i < p && match; i++) match = this.byteFromEnd(p - 1 - i) === d[i];
+      if (match) return p;
     }
     return 0;
+  }
+
+  /** The pending byte `back` places before the last one (0: the last). */
+  private byteFromEnd(back: number): number {
+    const parts = this.parts;
+    for (let i = parts.length - 1; i >= 0; i--) {
+      const part = parts[i];
+      if (back < part.length) return part[part.length - 1 - back];
+      back -= part.length;
+    }
+    return -1;
   }
 }
 
 const EMPTY = Buffer.alloc(0);
 const CONTINUE = Symbol('continue');
+
+/** Below this many bytes a JavaScript scan beats a call into C++ (Buffer.indexOf). */
+const SHORT_SCAN = 16;
+
+/** chunk.indexOf(delimiter, from), scanning short stretches in JavaScript. */
+function indexOfFrom(chunk: Buffer, delimiter: Buffer, from: number): number {
+  const last = chunk.length - delimiter.length;
+  if (chunk.length - from >= SHORT_SCAN) return chunk.indexOf(delimiter, from);
+  const first = delimiter[0];
+  for (let i = from; i <= last; i++) {
+    if (chunk[i] !== first) continue;
+    let j = 1;
+    while (j < delimiter.length && chunk[i + j] === delimiter[j]) j++;
+    if (j === delimiter.length) return i;
+  }
+  return -1;
+}
 
 function rest(chunk: Buffer, pos: number): Buffer | undefined {
   return pos < chunk.length ? chunk.subarray(pos) : EMPTY;
