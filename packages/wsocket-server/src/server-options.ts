@@ -59,8 +59,15 @@ export interface WSocketServerOptions<C extends TWSocketClient = TWSocketClient>
   sniMissing?: SniPolicy;
   /** Milliseconds between automatic recheckSslCerts() while listening; 0 = never. Default 0. */
   sslCertRecheckInterval?: number;
-  /** Parent container for per-connection child containers. Default: a child of tsyringe's global container. */
+  /** Where client classes and their services are resolved (the server makes a child of it). Default: tsyringe's global container, read only. */
   container?: DependencyContainer;
+  /**
+   * A child container per connection, so tsyringe `Lifecycle.ContainerScoped`
+   * services are one per connection. Off by default: client classes are
+   * resolved in the server's container, `ConnectionInfo` injected per
+   * resolve; a container per connection costs CPU and memory (docs/performance.md).
+   */
+  connectionContainer?: boolean;
   /** Where client class names are looked up. Default: the shared clientClassRegistry. */
   registry?: ClientClassRegistry;
 }
@@ -81,7 +88,7 @@ export const SERVER_DEFAULTS = {
 
 const KNOWN_KEYS = new Set([
   'addr', 'port', 'socketFamily', 'ipv6Only', 'listenBacklog', 'clientClass', 'banner', 'bannerTooBusy',
-  'lineEnd', 'maxClients', 'tooBusyCloseTimeout', 'container', 'registry', 'multiListenSockets', 'sslEnable',
+  'lineEnd', 'maxClients', 'tooBusyCloseTimeout', 'container', 'connectionContainer', 'registry', 'multiListenSockets', 'sslEnable',
   'sslContext', 'sslHandshakeTimeout', 'icsHosts', 'sniUnknown', 'sniMissing', 'sslCertRecheckInterval',
 ]);
 

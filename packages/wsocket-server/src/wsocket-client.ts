@@ -1,4 +1,5 @@
 import { TWSocket } from '@ics-ts/wsocket';
+import { ConnectionInfo } from './connection-info';
 import type { IcsHost } from './ics-host';
 import { TlsFacts, readTlsFacts } from './tls-facts';
 
@@ -19,23 +20,44 @@ export interface ClientOwner {
 export class TWSocketClient extends TWSocket {
   /** The server that accepted this connection; set before `clientCreate`. */
   server: ClientOwner | undefined;
-  /** Sequential id on its server (ICS CliId), unique for the life of the server. */
-  cliId = 0;
   /** Sent (with lineEnd) by `startConnection`; the server's banner unless changed in clientCreate/clientConnect. */
   banner = '';
+  /** The icsHosts entry serving this connection, with its names, bindings and TLS context. */
+  icsHost: IcsHost | undefined;
+
+  /** What the server knew at accept; one object, shared with ConnectionInfo injection. */
+  private connection: ConnectionInfo = NOT_CONNECTED;
+  private tlsFacts: TlsFacts | undefined | null = null;
+
+  /** @internal The server hands over the connection's facts before clientCreate. */
+  setConnection(info: ConnectionInfo): void {
+    this.connection = info;
+  }
+
+  /** Sequential id on its server (ICS CliId), unique for the life of the server; 0 before the server took it. */
+  get cliId(): number {
+    return this.connection.cliId;
+  }
+
   /** The listener that accepted this connection: -1 the main one, else its multiListenSockets index. */
-  multiListenIndex = -1;
+  get multiListenIndex(): number {
+    return this.connection.multiListenIndex;
+  }
 
   /** The icsHosts entry serving this connection (ICS IcsHostIdx; -1 without icsHosts). */
-  icsHostIdx = -1;
-  /** That host's hostTag ('' without icsHosts). */
-  hostTag = '';
-  /** That host, with its names, bindings and TLS context. */
-  icsHost: IcsHost | undefined;
-  /** The server name that picked the host ('*.example.com' for a wildcard match), '' for the default host. */
-  matchedName = '';
+  get icsHostIdx(): number {
+    return this.connection.icsHostIdx;
+  }
 
-  private tlsFacts: TlsFacts | undefined | null = null;
+  /** That host's hostTag ('' without icsHosts). */
+  get hostTag(): string {
+    return this.connection.hostTag;
+  }
+
+  /** The server name that picked the host ('*.example.com' for a wildcard match), '' for the default host. */
+  get matchedName(): string {
+    return this.connection.matchedName;
+  }
 
   /** @internal The server reads the facts while the handshake is fresh. */
   setTlsFacts(facts: TlsFacts | undefined): void {
@@ -91,3 +113,6 @@ export class TWSocketClient extends TWSocket {
     }
   }
 }
+
+/** The facts of a client no server has taken (yet). */
+const NOT_CONNECTED = Object.freeze(new ConnectionInfo(0, '', 0, '', 0, -1));

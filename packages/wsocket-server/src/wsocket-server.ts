@@ -118,6 +118,10 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   private cls: ClientConstructor<C>;
   private readonly registry: ClientClassRegistry;
   private readonly serverContainer: DependencyContainer;
+  /** See WSocketServerOptions.connectionContainer. */
+  readonly connectionContainer: boolean;
+  /** The connection whose client class is being resolved (synchronously), for ConnectionInfo injection. */
+  private admitting: ConnectionInfo | undefined;
   private readonly clientSet = new Set<C>();
   private clientListCache: C[] | undefined;
   private readonly disconnectWaiters = new Map<C, () => void>();
@@ -197,6 +201,10 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     // Our own child: registrations here never reach the global container.
     this.serverContainer = checkContainer(options.container ?? globalContainer).createChildContainer();
     this.serverContainer.register(TWSocketServer, { useValue: this });
+    this.connectionContainer =
+      options.connectionContainer === undefined ? false : checkBoolean(options.connectionContainer, WHERE, 'connectionContainer');
+    // Without a container per connection, ConnectionInfo is the connection being admitted.
+    this.serverContainer.register(ConnectionInfo, { useFactory: () => this.admittedInfo() });
     if (bindings.length > 0) {
       this.listenerList = bindings.map((binding, i) => this.bindingListener(binding, i - 1));
       this.mainListener = this.listenerList[0];
@@ -671,26 +679,16 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     );
     let client: C;
     try {
-      const connection = this.serverContainer.createChildContainer();
-      connection.register(ConnectionInfo, { useValue: info });
-      client = connection.resolve(
-        host?.clientClass ?? (listener.spec.clientClass as ClientConstructor<C> | undefined) ?? this.cls,
-      );
+      client = this.resolveClient(host?.clientClass ?? (listener.spec.clientClass as ClientConstructor<C> | undefined) ?? this.cls, info);
     } catch (error) {
       socket.destroy();
       this.reportBgException(error, undefined);
       return;
     }
     client.server = this;
-    client.cliId = cliId;
-    client.multiListenIndex = listener.index;
+    client.setConnection(info);
     client.banner = host?.banner ?? this.bannerText;
-    if (host) {
-      client.icsHost = host;
-      client.icsHostIdx = host.index;
-      client.hostTag = host.hostTag;
-      client.matchedName = match?.matchedName ?? '';
-    }
+    if (host) client.icsHost = host;
     // Read while the handshake is fresh: kept for the client's whole life, after close too.
     if (listener.spec.sslEnable) client.setTlsFacts(readTlsFacts(socket));
     this.clientSet.add(client);
@@ -719,6 +717,33 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
       client.abort();
       this.reportBgException(error, client);
     }
+  }
+
+  /**
+   * The client object for a connection, through tsyringe: in the server's
+   * container (ConnectionInfo from the factory registered there), or in a child
+   * container of its own with connectionContainer.
+   */
+  private resolveClient(cls: ClientConstructor<C>, info: ConnectionInfo): C {
+    if (this.connectionContainer) {
+      const connection = this.serverContainer.createChildContainer();
+      connection.register(ConnectionInfo, { useValue: info });
+      return connection.resolve(cls);
+    }
+    const outer = this.admitting;
+    this.admitting = info;
+    try {
+      return this.serverContainer.resolve(cls);
+    } finally {
+      this.admitting = outer;
+    }
+  }
+
+  private admittedInfo(): ConnectionInfo {
+    if (this.admitting) return this.admitting;
+    throw new Error(
+      `${WHERE}: ConnectionInfo can only be injected while the server creates a client (into the client class and what it resolves then)`,
+    );
   }
 
   /** @internal */

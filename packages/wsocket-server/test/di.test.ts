@@ -1,4 +1,4 @@
-import { container, inject, injectable } from 'tsyringe';
+import { Lifecycle, container, inject, injectable } from 'tsyringe';
 import { ConnectionInfo, TWSocketClient, TWSocketServer } from '@ics-ts/wsocket-server';
 import { EchoClient, Peer, connectClient, disconnects, startServer } from './helpers';
 
@@ -151,5 +151,60 @@ describe('dependency injection', () => {
     );
     expect(() => new TWSocketServer({ registry: 'x' as never })).toThrow(TypeError);
     expect(() => new TWSocketServer({ registry: 'x' as never })).toThrow(/option registry must be a ClientClassRegistry, got "x"/);
+  });
+
+  test("connectionContainer: 'yes' is a TypeError naming the option", () => {
+    expect(() => new TWSocketServer({ connectionContainer: 'yes' as never })).toThrow(/option connectionContainer must be a boolean, got "yes"/);
+  });
+});
+
+/** A per-connection unit of work: one per container (tsyringe Lifecycle.ContainerScoped). */
+class Session {
+  static made = 0;
+  readonly serial = ++Session.made;
+}
+
+@injectable()
+class SessionClient extends TWSocketClient {
+  constructor(
+    readonly session: Session,
+    readonly info: ConnectionInfo,
+    @inject('late-info') readonly lateInfo: () => ConnectionInfo,
+  ) {
+    super({ lineMode: true });
+  }
+}
+
+describe('containers: the server\'s, or one per connection', () => {
+  function appContainer() {
+    const app = container.createChildContainer();
+    app.register(Session, { useClass: Session }, { lifecycle: Lifecycle.ContainerScoped });
+    // A factory that hands out a function resolving ConnectionInfo later, outside the client's creation.
+    app.register('late-info', { useFactory: (c) => () => c.resolve(ConnectionInfo) });
+    return app;
+  }
+
+  test('by default clients are resolved in the server\'s container: a ContainerScoped service is one per server', async () => {
+    const server = await startServer({ clientClass: SessionClient, container: appContainer() });
+    expect(server.connectionContainer).toBe(false);
+    const a = await connectClient(server);
+    const b = await connectClient(server);
+    expect(a.client.session).toBe(b.client.session);
+    // Each client still got its own ConnectionInfo.
+    expect([a.client.info.cliId, b.client.info.cliId]).toEqual([1, 2]);
+    expect(a.client.info.peerPort).toBe(a.peer.localPort);
+    expect(b.client.info.peerPort).toBe(b.peer.localPort);
+    // Asking for it after the client was made is an error that says why.
+    expect(() => a.client.lateInfo()).toThrow(/ConnectionInfo can only be injected while the server creates a client/);
+  });
+
+  test('connectionContainer: a child container per connection, so a ContainerScoped service is one per connection', async () => {
+    const server = await startServer({ clientClass: SessionClient, container: appContainer(), connectionContainer: true });
+    const a = await connectClient(server);
+    const b = await connectClient(server);
+    expect(a.client.session).not.toBe(b.client.session);
+    expect([a.client.info.cliId, b.client.info.cliId]).toEqual([1, 2]);
+    // The connection's own container keeps its ConnectionInfo.
+    expect(a.client.lateInfo()).toBe(a.client.info);
   });
 });

@@ -3,6 +3,7 @@ import * as net from 'node:net';
 import { LineEditor } from './line-editor';
 import { LineLimitAction, LineSink, LineSplitter } from './line-splitter';
 import { WSOCKET_DEFAULTS, WSocketOptions, validateWSocketOptions } from './options';
+import { DEFAULT_SETTINGS, SettingsChange, WSocketSettings, resolveSettings } from './settings';
 import { SocketState } from './socket-state';
 
 export interface WSocketEvents {
@@ -49,18 +50,12 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
   private reframe = false;
   private delivering = false;
   private lineModeOn: boolean;
-  private lineEndBytes!: Buffer;
-  private lineEndText!: string;
-  private acceptLf: boolean;
-  private limit: number;
+  /** lineEnd, lineAcceptLf, lineLimit, lineEcho, lineEdit, encoding, noDelay, closeTimeout: shared, see settings.ts. */
+  private settings: WSocketSettings;
   /** Read once when connected and kept: they stay readable after close. */
   private addresses: SocketAddresses = NO_ADDRESSES;
   /** A 'drain' listener is added at the first send that has to buffer, not per connection. */
   private drainWatched = false;
-
-  lineEcho: boolean;
-  lineEdit: boolean;
-  encoding: BufferEncoding;
 
   constructor(options: WSocketOptions = {}) {
     super();
@@ -69,38 +64,59 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     (this as unknown as { _events: undefined })._events = undefined;
     validateWSocketOptions(options);
     this.lineModeOn = options.lineMode ?? WSOCKET_DEFAULTS.lineMode;
-    this.setLineEnd(options.lineEnd ?? WSOCKET_DEFAULTS.lineEnd);
-    this.acceptLf = options.lineAcceptLf ?? WSOCKET_DEFAULTS.lineAcceptLf;
-    this.limit = options.lineLimit ?? WSOCKET_DEFAULTS.lineLimit;
-    this.lineEcho = options.lineEcho ?? WSOCKET_DEFAULTS.lineEcho;
-    this.lineEdit = options.lineEdit ?? WSOCKET_DEFAULTS.lineEdit;
-    this.encoding = options.encoding ?? WSOCKET_DEFAULTS.encoding;
-    this.noDelayOn = options.noDelay ?? WSOCKET_DEFAULTS.noDelay;
-    this.closeTimeoutMs = options.closeTimeout ?? WSOCKET_DEFAULTS.closeTimeout;
+    this.settings = resolveSettings(DEFAULT_SETTINGS, options);
   }
 
-  private noDelayOn: boolean;
-  private closeTimeoutMs: number;
+  /** Validates and applies a settings change. */
+  private change(change: SettingsChange): void {
+    validateWSocketOptions(change);
+    this.settings = resolveSettings(this.settings, change);
+  }
 
   /** Small writes go out at once (Nagle off). */
   get noDelay(): boolean {
-    return this.noDelayOn;
+    return this.settings.noDelay;
   }
 
   set noDelay(on: boolean) {
-    validateWSocketOptions({ noDelay: on });
-    this.noDelayOn = on;
+    this.change({ noDelay: on });
     if (this.socket && !this.socket.destroyed) this.socket.setNoDelay(on);
   }
 
   /** See WSocketOptions.closeTimeout. */
   get closeTimeout(): number {
-    return this.closeTimeoutMs;
+    return this.settings.closeTimeout;
   }
 
   set closeTimeout(ms: number) {
-    validateWSocketOptions({ closeTimeout: ms });
-    this.closeTimeoutMs = ms;
+    this.change({ closeTimeout: ms });
+  }
+
+  /** Send every received byte back (telnet-style clients that do not echo locally). */
+  get lineEcho(): boolean {
+    return this.settings.lineEcho;
+  }
+
+  set lineEcho(on: boolean) {
+    this.change({ lineEcho: on });
+  }
+
+  /** Backspace/DEL erase, TAB expands (line mode). */
+  get lineEdit(): boolean {
+    return this.settings.lineEdit;
+  }
+
+  set lineEdit(on: boolean) {
+    this.change({ lineEdit: on });
+  }
+
+  /** Encoding of lines delivered to `onLine` and of strings sent. */
+  get encoding(): BufferEncoding {
+    return this.settings.encoding;
+  }
+
+  set encoding(encoding: BufferEncoding) {
+    this.change({ encoding });
   }
 
   // ---- configuration ---------------------------------------------------
@@ -126,32 +142,29 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
   }
 
   get lineEnd(): string {
-    return this.lineEndText;
+    return this.settings.lineEndText;
   }
 
   set lineEnd(value: string | Buffer) {
-    validateWSocketOptions({ lineEnd: value });
-    this.setLineEnd(value);
+    this.change({ lineEnd: value });
     this.rebuildSplitter();
   }
 
   get lineAcceptLf(): boolean {
-    return this.acceptLf;
+    return this.settings.lineAcceptLf;
   }
 
   set lineAcceptLf(on: boolean) {
-    validateWSocketOptions({ lineAcceptLf: on });
-    this.acceptLf = on;
+    this.change({ lineAcceptLf: on });
     this.rebuildSplitter();
   }
 
   get lineLimit(): number {
-    return this.limit;
+    return this.settings.lineLimit;
   }
 
   set lineLimit(value: number) {
-    validateWSocketOptions({ lineLimit: value });
-    this.limit = value;
+    this.change({ lineLimit: value });
     this.rebuildSplitter();
   }
 
@@ -261,7 +274,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
   send(data: Buffer | Uint8Array | string): boolean {
     const socket = this.socket;
     if (!socket || !socket.writable) return false;
-    const flushed = typeof data === 'string' ? socket.write(data, this.encoding) : socket.write(data);
+    const flushed = typeof data === 'string' ? socket.write(data, this.settings.encoding) : socket.write(data);
     if (!flushed && !this.drainWatched) this.watchDrain(socket);
     return flushed;
   }
@@ -274,14 +287,15 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
   sendLine(text: string): boolean {
     const socket = this.socket;
     if (!socket || !socket.writable) return false;
-    // One write (one string) when the line end is text in this encoding; else two, corked.
     let flushed: boolean;
-    if (this.lineEndIsText) {
-      flushed = socket.write(text + this.lineEndText, this.encoding);
+    const settings = this.settings;
+    if (settings.lineEndAscii && ASCII_COMPATIBLE.has(settings.encoding)) {
+      // One write (one string): the line end is text in this encoding.
+      flushed = socket.write(text + settings.lineEndText, settings.encoding);
     } else {
       socket.cork();
-      socket.write(text, this.encoding);
-      flushed = socket.write(this.lineEndBytes);
+      socket.write(text, settings.encoding);
+      flushed = socket.write(settings.lineEndBytes);
       socket.uncork();
     }
     if (!flushed && !this.drainWatched) this.watchDrain(socket);
@@ -293,27 +307,6 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     this.drainWatched = true;
     socket.on('drain', onSocketDrain);
   }
-
-  private lineEndAscii = true;
-
-  /** The default CRLF is one shared Buffer and string: an idle connection holds no copy. */
-  private setLineEnd(value: string | Buffer): void {
-    if (value === DEFAULT_LINE_END_TEXT) {
-      this.lineEndBytes = DEFAULT_LINE_END_BYTES;
-      this.lineEndText = DEFAULT_LINE_END_TEXT;
-      this.lineEndAscii = true;
-      return;
-    }
-    this.lineEndBytes = toBytes(value);
-    this.lineEndText = this.lineEndBytes.toString('latin1');
-    this.lineEndAscii = this.lineEndBytes.every((b) => b < 0x80);
-  }
-
-  /** lineEnd is ASCII and the encoding ASCII-compatible: it can travel inside the text. */
-  private get lineEndIsText(): boolean {
-    return this.lineEndAscii && ASCII_COMPATIBLE.has(this.encoding);
-  }
-
 
   /** Resolves when everything sent so far has been handed to the system (or the socket closed). */
   drained(): Promise<void> {
@@ -343,10 +336,11 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     if (this.currentState !== SocketState.connected) return;
     this.setState(SocketState.closing);
     socket.end();
-    if (this.closeTimeoutMs > 0 && !socket.destroyed) {
+    const closeTimeout = this.settings.closeTimeout;
+    if (closeTimeout > 0 && !socket.destroyed) {
       // A peer that never closes its side (or never reads) must not hold the connection for ever.
       socket.on('timeout', onSocketCloseTimeout);
-      socket.setTimeout(this.closeTimeoutMs);
+      socket.setTimeout(closeTimeout);
     }
   }
 
@@ -424,7 +418,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
 
   /** @internal The text path is open to single-byte-compatible encodings. */
   textEncoding(): 'latin1' | 'utf8' | undefined {
-    const encoding = this.encoding;
+    const encoding = this.settings.encoding;
     if (encoding === 'utf8' || encoding === 'utf-8' || encoding === 'ascii') return 'utf8';
     if (encoding === 'latin1' || encoding === 'binary') return 'latin1';
     return undefined;
@@ -479,7 +473,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
       localAddrRaw: socket.localAddress ?? '',
       localPort: socket.localPort ?? 0,
     };
-    if (this.noDelayOn) socket.setNoDelay(true);
+    if (this.settings.noDelay) socket.setNoDelay(true);
     this.setState(SocketState.connected);
     // A changeState listener may have failed and aborted the connection.
     if (this.currentState === SocketState.connected) this.guard(this.onSessionConnected);
@@ -488,7 +482,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
   /** @internal The graceful close did not complete in closeTimeout ms. */
   handleCloseTimeout(): void {
     if (this.currentState !== SocketState.closing || !this.socket) return;
-    const error: NodeJS.ErrnoException = new Error(`close timed out after ${this.closeTimeoutMs} ms: the peer did not close its side`);
+    const error: NodeJS.ErrnoException = new Error(`close timed out after ${this.settings.closeTimeout} ms: the peer did not close its side`);
     error.code = 'ETIMEDOUT';
     this.socket.destroy(error); // reported as the session's error, like any other
 
@@ -502,11 +496,12 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
       return;
     }
     const splitter = (this.splitter ??= this.createSplitter());
-    if (this.lineEdit) {
-      const edited = (this.editor ??= new LineEditor(this.framingDelimiter())).edit(chunk, splitter, this.lineEcho);
+    const settings = this.settings;
+    if (settings.lineEdit) {
+      const edited = (this.editor ??= new LineEditor(this.framingDelimiter())).edit(chunk, splitter, settings.lineEcho);
       if (edited.echo) this.send(edited.echo);
       chunk = edited.data;
-    } else if (this.lineEcho) {
+    } else if (settings.lineEcho) {
       this.send(chunk);
     }
     this.feedLines(chunk);
@@ -577,12 +572,13 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
 
   private callLineHandler(line: Buffer): void {
     let end = line.length;
-    if (end > 0 && this.lineEndBytes.length > 1 && this.framingDelimiter() === LF_BYTES) {
+    const { lineEndBytes, encoding } = this.settings;
+    if (end > 0 && lineEndBytes.length > 1 && this.framingDelimiter() === LF_BYTES) {
       // Framed on LF alone: remove the rest of lineEnd (CR for CRLF) if the peer sent it.
-      const head = this.lineEndBytes.length - 1;
-      if (end >= head && line.compare(this.lineEndBytes, 0, head, end - head, end) === 0) end -= head;
+      const head = lineEndBytes.length - 1;
+      if (end >= head && line.compare(lineEndBytes, 0, head, end - head, end) === 0) end -= head;
     }
-    const text = line.toString(this.encoding, 0, end);
+    const text = line.toString(encoding, 0, end);
     try {
       this.onLine(text);
     } catch (err) {
@@ -620,14 +616,16 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
 
   /** What the splitter looks for: LF alone when a bare LF is accepted, else lineEnd. */
   private framingDelimiter(): Buffer {
-    const lfOnly = this.acceptLf && this.lineEndBytes[this.lineEndBytes.length - 1] === LF;
-    return lfOnly ? LF_BYTES : this.lineEndBytes;
+    const { lineAcceptLf, lineEndBytes } = this.settings;
+    const lfOnly = lineAcceptLf && lineEndBytes[lineEndBytes.length - 1] === LF;
+    return lfOnly ? LF_BYTES : lineEndBytes;
   }
 
   private createSplitter(): LineSplitter {
     const delimiter = this.framingDelimiter();
-    this.lfHead = this.lineEndBytes.length > 1 && delimiter === LF_BYTES ? this.lineEndText.slice(0, -1) : undefined;
-    return new LineSplitter(delimiter, this.limit, this);
+    const { lineEndBytes, lineEndText, lineLimit } = this.settings;
+    this.lfHead = lineEndBytes.length > 1 && delimiter === LF_BYTES ? lineEndText.slice(0, -1) : undefined;
+    return new LineSplitter(delimiter, lineLimit, this);
   }
 
   /** Nothing is held: the next splitter (and editor) is built with the options of that time. */
@@ -652,13 +650,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
 const LF_BYTES = Buffer.from([LF]);
 const EMPTY = Buffer.alloc(0);
 
-const DEFAULT_LINE_END_TEXT = WSOCKET_DEFAULTS.lineEnd;
-const DEFAULT_LINE_END_BYTES = Buffer.from(DEFAULT_LINE_END_TEXT, 'latin1');
 const ASCII_COMPATIBLE = new Set<string>(['utf8', 'utf-8', 'ascii', 'latin1', 'binary']);
-
-function toBytes(value: string | Buffer): Buffer {
-  return typeof value === 'string' ? Buffer.from(value, 'latin1') : Buffer.from(value);
-}
 
 /** `::ffff:1.2.3.4` (an IPv4 peer on a dual-stack socket) reads as `1.2.3.4`. */
 export function unmapIPv4(address: string): string {

@@ -88,6 +88,33 @@ describe('TWSocket options', () => {
     expect(() => (wsocket.lineMode = 'yes' as unknown as boolean)).toThrow(/lineMode/);
     expect(() => (wsocket.lineAcceptLf = 1 as unknown as boolean)).toThrow(TypeError);
     expect([wsocket.lineLimit, wsocket.lineEnd, wsocket.lineMode, wsocket.lineAcceptLf]).toEqual([65536, '\r\n', false, false]);
+    expect(() => (wsocket.encoding = 'klingon' as BufferEncoding)).toThrow(/encoding/);
+    expect(() => (wsocket.lineEcho = 'on' as unknown as boolean)).toThrow(/lineEcho/);
+    expect(() => (wsocket.closeTimeout = -1)).toThrow(/closeTimeout/);
+    expect([wsocket.encoding, wsocket.lineEcho, wsocket.closeTimeout]).toEqual(['utf8', false, 10000]);
+  });
+
+  test('sockets made with the same options share settings, yet a change stays with its socket', () => {
+    const options: WSocketOptions = { lineMode: true, lineEnd: '\n', lineLimit: 80, encoding: 'latin1' };
+    const sockets = Array.from({ length: 3 }, () => new TWSocket({ ...options }));
+    sockets[0].lineEcho = true;
+    sockets[0].lineEnd = Buffer.from('\r\n');
+    sockets[1].encoding = 'utf8';
+    sockets[1].noDelay = true;
+    const view = (w: TWSocket) => [w.lineEnd, w.lineLimit, w.encoding, w.lineEcho, w.noDelay];
+    expect(sockets.map(view)).toEqual([
+      ['\r\n', 80, 'latin1', true, false],
+      ['\n', 80, 'utf8', false, true],
+      ['\n', 80, 'latin1', false, false],
+    ]);
+    // Many different settings in turn (more than are kept for sharing): each socket keeps its own.
+    const many = Array.from({ length: 20 }, (_, i) => new TWSocket({ lineLimit: i + 1 }));
+    expect(many.map((w) => w.lineLimit)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    // A Buffer given as lineEnd is copied: changing it later changes nothing.
+    const bytes = Buffer.from('||');
+    const piped = new TWSocket({ lineEnd: bytes });
+    bytes[0] = 0x41;
+    expect(piped.lineEnd).toBe('||');
   });
 
   test('validateWSocketOptions names the caller', () => {
