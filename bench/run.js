@@ -50,6 +50,8 @@ options:
                      measured window to DIR (default bench/results/profiles);
                      summarize with node bench/profile-summary.js FILE...
   --pin              pin the server to CPU 0 and the load generator to CPU 1 (taskset)
+  --no-young-cap     idle benchmarks: run the servers without capping V8's young generation
+                     (see docs/performance.md, "idle: the young generation")
   --ephemeral-ports  short-lived connections (accept, busy, tls) take the kernel's ephemeral
                      ports instead of cycling explicit 127.0.1.x source pairs (see
                      docs/performance.md, "TIME_WAIT and the load generator")
@@ -79,6 +81,7 @@ function parseArgs(argv) {
     else if (a === '--retries') o.retries = positive(value(), a, true, true);
     else if (a === '--pin') o.pin = true;
     else if (a === '--ephemeral-ports') o.ephemeralPorts = true;
+    else if (a === '--no-young-cap') o.noYoungCap = true;
     else if (a === '--check') o.check = true;
     else if (a === '--profile') {
       o.profile = argv[i + 1] && !argv[i + 1].startsWith('-') && !ORDER.includes(argv[i + 1]) ? path.resolve(process.env.INIT_CWD || process.cwd(), argv[++i]) : path.join(__dirname, 'results', 'profiles');
@@ -237,7 +240,7 @@ async function main() {
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0] ? os.cpus()[0].model : 'unknown',
     memGiB: Math.round(os.totalmem() / 2 ** 30),
-    options: { rounds, durationMs, warmupMs, smoke: o.smoke, pin: !!o.pin, ephemeralPorts: !!o.ephemeralPorts, profile: !!o.profile, noisePct: o.noise, retries: o.retries },
+    options: { rounds, durationMs, warmupMs, smoke: o.smoke, pin: !!o.pin, ephemeralPorts: !!o.ephemeralPorts, youngCap: !o.noYoungCap, profile: !!o.profile, noisePct: o.noise, retries: o.retries },
     benchmarks: [],
   };
   process.stdout.write(
@@ -265,6 +268,7 @@ async function main() {
             durationMs,
             pin: !!o.pin,
             ephemeralPorts: !!o.ephemeralPorts,
+            youngCap: !o.noYoungCap,
             cert,
             hardMs: def.hardMs ? def.hardMs(p, durationMs, warmupMs) : 45000 + 3 * (durationMs + warmupMs),
             serverExecArgv: () => [],

@@ -77,7 +77,12 @@ async function settledMemory() {
     await sleep(60);
   }
   const m = process.memoryUsage();
-  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers };
+  // The young generation is empty after a full collection: what it holds resident is capacity, not objects.
+  const young = require('node:v8')
+    .getHeapSpaceStatistics()
+    .filter((space) => space.space_name === 'new_space')
+    .reduce((sum, space) => sum + space.physical_space_size, 0);
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, young };
 }
 
 module.exports = { setupChild, serve, send, sleep, mark, settledMemory };
