@@ -37,6 +37,7 @@ module.exports = {
   metrics: [
     { key: 'perSec', label: 'handshakes/s', unit: 'hs/s', higher: true, target: { type: 'ratio', min: 0.95, against: 'tls' } },
     { key: 'cpuUsPerConn', label: 'server CPU per handshake', unit: 'µs', higher: false, info: true },
+    { key: 'loadCpuUsPerConn', label: 'load generator CPU per handshake', unit: 'µs', higher: false, info: true },
   ],
 
   async round(ctx, impl, p) {
