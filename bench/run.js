@@ -52,6 +52,8 @@ options:
   --pin              pin the server to CPU 0 and the load generator to CPU 1 (taskset)
   --no-young-cap     idle benchmarks: run the servers without capping V8's young generation
                      (see docs/performance.md, "idle: the young generation")
+  --impls A,B,...    run these implementations of each benchmark named, in this order (the
+                     default list, or the ablation servers a benchmark also has; see --list)
   --ephemeral-ports  short-lived connections (accept, busy, tls) take the kernel's ephemeral
                      ports instead of cycling explicit 127.0.1.x source pairs (see
                      docs/performance.md, "TIME_WAIT and the load generator")
@@ -81,6 +83,7 @@ function parseArgs(argv) {
     else if (a === '--retries') o.retries = positive(value(), a, true, true);
     else if (a === '--pin') o.pin = true;
     else if (a === '--ephemeral-ports') o.ephemeralPorts = true;
+    else if (a === '--impls') o.impls = value().split(',').filter(Boolean);
     else if (a === '--no-young-cap') o.noYoungCap = true;
     else if (a === '--check') o.check = true;
     else if (a === '--profile') {
@@ -91,6 +94,16 @@ function parseArgs(argv) {
     else o.names.push(a);
   }
   return o;
+}
+
+/** The benchmark with the implementations --impls asked for (those it has), in that order. */
+function chooseImpls(def, wanted) {
+  if (!wanted) return def;
+  const impls = wanted.filter((impl) => typeof def.server[impl] === 'function');
+  const unknown = wanted.filter((impl) => !impls.includes(impl));
+  if (impls.length === 0) fail(`benchmark ${def.name} has none of --impls ${wanted.join(',')}; it has ${Object.keys(def.server).join(', ')}`);
+  if (unknown.length) process.stdout.write(`bench: ${def.name} has no ${unknown.join(', ')}; running ${impls.join(', ')}\n`);
+  return { ...def, impls };
 }
 
 function positive(text, option, integer = false, zeroOk = false) {
@@ -215,7 +228,9 @@ async function main() {
   if (o.list) {
     for (const name of ORDER) {
       const d = require(`./benchmarks/${name}`);
+      const extra = Object.keys(d.server).filter((impl) => !d.impls.includes(impl));
       process.stdout.write(`${pad(name, 9)} ${d.what}\n          baseline: ${d.baselineText}\n`);
+      if (extra.length) process.stdout.write(`          ablation servers (--impls): ${extra.join(', ')}\n`);
     }
     return;
   }
@@ -251,7 +266,7 @@ async function main() {
   let failed = 0;
   try {
     for (const name of names) {
-      const def = require(`./benchmarks/${name}`);
+      const def = chooseImpls(require(`./benchmarks/${name}`), o.impls);
       const p = def.params[o.smoke ? 'smoke' : 'full'];
       const samples = {};
       const failures = [];

@@ -21,6 +21,18 @@ function endSocket() {
   this.end();
 }
 
+async function afterFinServer(readAddresses) {
+  const text = `${BANNER}\r\n`;
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    if (readAddresses) socket.addresses = [socket.remoteAddress, socket.remotePort, socket.localAddress, socket.localPort];
+    socket.on('error', noop);
+    socket.on('end', endSocket);
+    socket.write(text);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: server.address().port };
+}
+
 module.exports = {
   name: 'accept',
   title: 'accept rate',
@@ -57,15 +69,12 @@ module.exports = {
     net() {
       return lineThenEndServer((onConnection) => net.createServer(onConnection), BANNER);
     },
-    async 'net-after-fin'() {
-      const text = `${BANNER}\r\n`;
-      const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-        socket.on('error', noop);
-        socket.on('end', endSocket);
-        socket.write(text);
-      });
-      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-      return { port: server.address().port };
+    'net-after-fin'() {
+      return afterFinServer(false);
+    },
+    // Ablation server (--impls): the same, reading the peer and local address and port as it accepts.
+    'net-after-fin-addresses'() {
+      return afterFinServer(true);
     },
   },
 

@@ -11,7 +11,7 @@ const fs = require('node:fs');
 const tls = require('node:tls');
 const { rateRound, rate, cpuPer } = require('../lib/rounds');
 const { connectLoop } = require('../lib/load-kit');
-const { lineThenEndServer } = require('../lib/baselines');
+const { lineThenEndServer, noop } = require('../lib/baselines');
 
 const BANNER = 'Welcome to the ics-ts benchmark server';
 
@@ -78,6 +78,41 @@ module.exports = {
       server.once('clientConnect', (client) => (picked = `${client.hostTag} (${client.tls && client.tls.serverName})`));
       await server.listen();
       return { port: server.bindPort, stats: () => ({ clients: server.clientCount, sslHandshakeErrors: server.sslHandshakeErrors, hosts: server.icsHosts.length, picked }) };
+    },
+    // Ablation servers (not run by default; `--impls`), to see where ics-ts's CPU per handshake goes.
+    /** A bare tls.TLSSocket over an accepted socket with a TSslContext's context: banner, end after the client. */
+    async tlssocket(opts) {
+      const net = require('node:net');
+      const { sslContext } = require('../lib/ics');
+      const { secureContext } = new (sslContext().TSslContext)({ sslCert: opts.cert, sslKey: opts.key });
+      const server = net.createServer({ allowHalfOpen: true }, (raw) => {
+        const socket = new tls.TLSSocket(raw, { isServer: true, secureContext });
+        socket.on('error', noop);
+        socket.on('secure', () => socket.write(`${BANNER}\r\n`));
+        socket.on('end', () => socket.end());
+      });
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return { port: server.address().port };
+    },
+    /** ics-ts, one sslEnable listener with one certificate (no icsHosts, no SNI). */
+    async 'ics-ts-one-host'(opts) {
+      const { startServer, LineClient } = require('../lib/ics');
+      const server = await startServer({ clientClass: LineClient, banner: BANNER, sslEnable: true, sslContext: { sslCert: opts.cert, sslKey: opts.key } });
+      return { port: server.bindPort };
+    },
+    /** ics-ts's handshake only: the same listener, but no client object (banner, end after the client). */
+    async 'ics-ts-handshake'(opts) {
+      const { startServer, LineClient } = require('../lib/ics');
+      const server = await startServer({ clientClass: LineClient, banner: BANNER, sslEnable: true, sslContext: { sslCert: opts.cert, sslKey: opts.key } });
+      server.handshakeDone = function handshakeDone(socket) {
+        // Reaches into the server on purpose: this server exists to measure the handshake alone.
+        this.handshakeSockets.delete(socket);
+        this.handshaking--;
+        socket.on('error', noop);
+        socket.on('end', () => socket.end());
+        socket.write(`${BANNER}\r\n`);
+      };
+      return { port: server.bindPort };
     },
     tls(opts) {
       const options = { cert: fs.readFileSync(opts.cert), key: fs.readFileSync(opts.key) };
