@@ -45,7 +45,11 @@ export interface WSocketServerOptions<C extends TWSocketClient = TWSocketClient>
   sslEnable?: boolean;
   /** TLS identity and settings: a TSslContext or its options; the default for TLS listeners. */
   sslContext?: TSslContext | SslContextOptions;
-  /** Milliseconds a TLS handshake may take before the peer is dropped; 0 = no limit. Default 10000. */
+  /**
+   * Milliseconds the whole TLS handshake may take before the peer is dropped (a
+   * deadline from the accept, not an idle timer: a peer dribbling bytes does not
+   * extend it; enforced within a quarter of the value); 0 = no limit. Default 10000.
+   */
   sslHandshakeTimeout?: number;
   /**
    * TLS (and plain) hosts (ICS IcsHosts): the listeners are built from their

@@ -27,6 +27,8 @@ interface Pending {
   peerAddr: string;
   peerPort: number;
   sni: SniSelector | undefined;
+  /** Date.now() by which the handshake must be done; 0 for no limit. */
+  deadline: number;
   /** The host SNI picked (when the client sent a name). */
   host?: HostMatch;
 }
@@ -37,14 +39,15 @@ type PendingSocket = tls.TLSSocket & { [PENDING]?: Pending };
 /**
  * Runs the server side of a TLS handshake over an accepted socket: the
  * context's identity and settings, client-initiated renegotiation refused, a
- * timeout for peers that stall (garbage, half a ClientHello), and the client
- * certificate check that Node performs only inside tls.Server.
+ * deadline for peers that stall or dribble (garbage, half a ClientHello; the
+ * owner's HandshakeSweep enforces it), and the client certificate check that
+ * Node performs only inside tls.Server.
  * Reports exactly once: done or failed. Shared listener functions: no closures.
  */
 export function startServerHandshake(
   raw: net.Socket,
   context: TSslContext,
-  timeoutMs: number,
+  deadline: number,
   owner: HandshakeOwner,
   listener: Listener,
   tooBusy: boolean,
@@ -56,14 +59,20 @@ export function startServerHandshake(
     ...context.socketOptions(),
     SNICallback: sni ? onServerName : undefined,
   });
-  socket[PENDING] = { owner, listener, tooBusy, peerAddr: raw.remoteAddress ?? '', peerPort: raw.remotePort ?? 0, sni };
+  socket[PENDING] = { owner, listener, tooBusy, peerAddr: raw.remoteAddress ?? '', peerPort: raw.remotePort ?? 0, sni, deadline };
   socket.on('secure', onSecure);
   socket.on('error', onError);
   socket.on('close', onClose);
   socket.on('end', onEnd);
-  socket.on('timeout', onTimeout);
-  if (timeoutMs > 0) socket.setTimeout(timeoutMs);
   return socket;
+}
+
+/** Ends the handshakes among `sockets` whose deadline has passed (`now`: Date.now()). */
+export function expireHandshakes(sockets: Iterable<tls.TLSSocket>, now: number): void {
+  for (const socket of sockets) {
+    const deadline = (socket as PendingSocket)[PENDING]?.deadline ?? 0;
+    if (deadline > 0 && deadline <= now) timeOut(socket);
+  }
 }
 
 /** Node calls it with the socket as `this`: the host for the name, or refuse the handshake. */
@@ -84,8 +93,6 @@ function settle(socket: PendingSocket): Pending | undefined {
   socket.removeListener('error', onError);
   socket.removeListener('close', onClose);
   socket.removeListener('end', onEnd);
-  socket.removeListener('timeout', onTimeout);
-  socket.setTimeout(0);
   return pending;
 }
 
@@ -152,10 +159,10 @@ function onClose(this: PendingSocket): void {
   fail(this, new Error('connection closed during the TLS handshake'));
 }
 
-function onTimeout(this: PendingSocket): void {
+function timeOut(socket: PendingSocket): void {
   const error: NodeJS.ErrnoException = new Error('TLS handshake timed out');
   error.code = 'ERR_TLS_HANDSHAKE_TIMEOUT';
-  fail(this, error);
+  fail(socket, error);
 }
 
 function ignore(): void {}

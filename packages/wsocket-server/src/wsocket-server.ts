@@ -23,6 +23,7 @@ import {
   LISTENER_KEYS,
   checkSniPolicy,
 } from './server-options';
+import { HandshakeSweep } from './handshake-sweep';
 import { HandshakeFailure, HandshakeOwner, VERSION_ORDER, startServerHandshake } from './tls-handshake';
 import { HostBinding, HostMatch, SniPolicy, SniSelector, bindingKey, buildBindings } from './host-table';
 import { HostsValidation, reportHosts } from './host-report';
@@ -106,6 +107,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   private recheckTimer: NodeJS.Timeout | undefined;
   /** TLS connections in their handshake (too busy ones too), ended by shutdown(). */
   private readonly handshakeSockets = new Set<tls.TLSSocket>();
+  private readonly handshakeSweep = new HandshakeSweep(this.handshakeSockets);
 
   private bannerText: string;
   private bannerTooBusyText: string;
@@ -636,7 +638,10 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     if (context) {
       if (!tooBusy) this.handshaking++;
       const sni = listener.hosts?.sni;
-      this.handshakeSockets.add(startServerHandshake(socket, context, this.sslHandshakeTimeoutMs, this, listener, tooBusy, sni));
+      const timeout = this.sslHandshakeTimeoutMs;
+      const deadline = timeout > 0 ? Date.now() + timeout : 0;
+      this.handshakeSockets.add(startServerHandshake(socket, context, deadline, this, listener, tooBusy, sni));
+      if (timeout > 0) this.handshakeSweep.ensure(timeout);
     } else if (tooBusy) {
       this.rejectTooBusy(socket, listener);
     } else {

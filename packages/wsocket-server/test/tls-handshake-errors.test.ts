@@ -143,6 +143,27 @@ describe('stalled handshakes are closed by sslHandshakeTimeout', () => {
     await goodClientWorks(server.bindPort);
   });
 
+  test('a peer dribbling its ClientHello a byte at a time does not extend the deadline', async () => {
+    const server = await tlsServer(); // sslHandshakeTimeout 300
+    const failed = nextFailure(server);
+    const peer = await Peer.connect(server.bindPort);
+    // One byte every 50 ms: an idle timer of 300 ms would never fire while the bytes keep coming (about 15 s).
+    let sent = 0;
+    const dribble = setInterval(() => {
+      if (sent < clientHello.length && !peer.socket.destroyed) peer.socket.write(clientHello.subarray(sent, ++sent));
+    }, 50);
+    try {
+      const failure = await failed;
+      expect((failure.error as NodeJS.ErrnoException).code).toBe('ERR_TLS_HANDSHAKE_TIMEOUT');
+      expect(sent).toBeLessThan(clientHello.length); // cut while the peer was still sending
+      await peer.closed;
+    } finally {
+      clearInterval(dribble);
+    }
+    expect(server.sslHandshakeErrors).toBe(1);
+    await goodClientWorks(server.bindPort);
+  });
+
   test('a connection that sends nothing at all: timed out', async () => {
     const server = await tlsServer();
     const failed = nextFailure(server);
