@@ -19,7 +19,9 @@ export interface TlsFacts {
 /** Reads the facts of a TLS socket; undefined for a plain one. */
 export function readTlsFacts(socket: unknown): TlsFacts | undefined {
   if (!(socket instanceof tls.TLSSocket)) return undefined;
-  const certificate = socket.getPeerCertificate();
+  // No client certificate can have come when none was asked for: skip the call (and its object).
+  const asked = (socket as unknown as { _requestCert?: boolean })._requestCert === true;
+  const certificate = asked ? socket.getPeerCertificate() : undefined;
   const serverName = (socket as { servername?: string | false }).servername;
   return {
     protocol: socket.getProtocol() ?? '',
