@@ -127,8 +127,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   private readonly clientSet = new Set<C>();
   private clientListCache: C[] | undefined;
   private readonly disconnectWaiters = new Map<C, () => void>();
-  /** Connections turned away (bannerTooBusy sent), until they are closed. */
-  /** @internal Turned-away sockets still closing (shutdown waits for them). */
+  /** @internal Connections turned away (bannerTooBusy sent), until they are closed (shutdown waits for them). */
   readonly tooBusySockets = new Set<net.Socket>();
   private lastCliId = 0;
   private currentState: ServerState = 'closed';
