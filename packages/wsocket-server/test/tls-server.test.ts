@@ -394,6 +394,22 @@ describe('client code on a TLS connection', () => {
     expect(server.sslHandshakeErrors).toBe(0);
   });
 
+  test('the peer ends its side after a last unterminated line: the line is answered over TLS, then the connection closes cleanly', async () => {
+    // The handshake's own end/close/error listeners stay on the socket after admission; they must do nothing then.
+    const server = await startServer({ clientClass: EchoClient, sslEnable: true, sslContext: ctxOptions() });
+    const { peer, client } = await connectTls(server, server.bindPort);
+    const gone = disconnects(server, 1);
+    const closedWith = once(client, 'sessionClosed') as Promise<[Error | undefined]>;
+    expect(await peer.ask('first')).toBe('echo first');
+    peer.socket.write('last words');
+    peer.socket.end();
+    expect(await peer.nextLine()).toBe('echo last words');
+    await gone;
+    await peer.closed;
+    expect(await closedWith).toEqual([undefined]);
+    expect(server.sslHandshakeErrors).toBe(0);
+  });
+
   // A server TLSSocket made outside tls.Server reports a refused renegotiation only as '_tlsError':
   // tls-handshake.ts ends the connection on it.
   test('client-initiated renegotiation (TLS 1.2) is refused: that connection ends, the server goes on', async () => {
