@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { TSslContext } from '@ics-ts/ssl-context';
-import type { ClientConstructor } from './client-registry';
-import type { SniSelector } from './host-table';
-import type { IcsHost } from './ics-host';
-import type { SocketFamily } from './server-options';
+import type { ClientConstructor } from '../clients/client-registry';
+import type { SniSelector } from '../hosts/host-table';
+import type { IcsHost } from '../hosts/ics-host';
+import type { SocketFamily } from '../options/server-options';
 
 export type ListenerState = 'closed' | 'listening' | 'failed';
 

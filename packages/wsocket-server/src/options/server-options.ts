@@ -2,12 +2,12 @@ import * as net from 'node:net';
 import { describe } from '@ics-ts/wsocket';
 import { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
 import type { DependencyContainer } from 'tsyringe';
-import type { ClientClassRef, ClientClassRegistry } from './client-registry';
-import type { SniPolicy } from './host-table';
-import type { IcsHostOptions } from './ics-host';
+import type { ClientClassRef, ClientClassRegistry } from '../clients/client-registry';
+import type { SniPolicy } from '../hosts/host-table';
+import type { IcsHostOptions } from '../hosts/ics-host';
 import type { MultiListenItem } from './multi-listen-options';
 import { servicePort } from './service-port';
-import type { TWSocketClient } from './wsocket-client';
+import type { TWSocketClient } from '../clients/wsocket-client';
 
 export type SocketFamily = 'any' | 'ipv4' | 'ipv6';
 

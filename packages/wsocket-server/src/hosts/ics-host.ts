@@ -1,8 +1,8 @@
 import * as net from 'node:net';
 import { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
 import { describe } from '@ics-ts/wsocket';
-import type { ClientClassRef, ClientConstructor } from './client-registry';
-import type { TWSocketClient } from './wsocket-client';
+import type { ClientClassRef, ClientConstructor } from '../clients/client-registry';
+import type { TWSocketClient } from '../clients/wsocket-client';
 
 /**
  * One TLS (or plain) host, ICS's TIcsHost: the names it answers to, where it

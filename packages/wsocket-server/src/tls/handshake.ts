@@ -2,8 +2,8 @@ import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import { unmapIPv4 } from '@ics-ts/wsocket';
 import type { TSslContext } from '@ics-ts/ssl-context';
-import type { HostMatch, SniSelector } from './host-table';
-import type { Listener } from './listener';
+import type { HostMatch, SniSelector } from '../hosts/host-table';
+import type { Listener } from '../listen/listener';
 
 /** A TLS handshake that did not complete. */
 export interface HandshakeFailure {

@@ -4,10 +4,10 @@ import type * as tls from 'node:tls';
 import { SSL_SRV_SECURITY_LEVELS, TSslContext, securityProfile } from '@ics-ts/ssl-context';
 import { describe, unmapIPv4 } from '@ics-ts/wsocket';
 import { container as globalContainer, DependencyContainer } from 'tsyringe';
-import { ClientClassRef, ClientClassRegistry, ClientConstructor, clientClassRegistry, isClientClass } from './client-registry';
-import { ConnectionInfo } from './connection-info';
-import { ConnectionAcceptor, Listener, ListenerSpec, ListenerStatus } from './listener';
-import { MultiListenItem, listenerSpecFromItem } from './multi-listen-options';
+import { ClientClassRef, ClientClassRegistry, ClientConstructor, clientClassRegistry, isClientClass } from './clients/client-registry';
+import { ConnectionInfo } from './clients/connection-info';
+import { ConnectionAcceptor, Listener, ListenerSpec, ListenerStatus } from './listen/listener';
+import { MultiListenItem, listenerSpecFromItem } from './options/multi-listen-options';
 import {
   SERVER_DEFAULTS,
   SocketFamily,
@@ -22,14 +22,14 @@ import {
   resolveSslContext,
   LISTENER_KEYS,
   checkSniPolicy,
-} from './server-options';
-import { HandshakeSweep } from './handshake-sweep';
-import { HandshakeFailure, HandshakeOwner, VERSION_ORDER, startServerHandshake } from './tls-handshake';
-import { HostBinding, HostMatch, SniPolicy, SniSelector, bindingKey, buildBindings } from './host-table';
-import { HostsValidation, reportHosts } from './host-report';
-import { IcsHost, IcsHostOptions } from './ics-host';
-import { readTlsFacts } from './tls-facts';
-import { ClientOwner, TWSocketClient } from './wsocket-client';
+} from './options/server-options';
+import { HandshakeSweep } from './tls/handshake-sweep';
+import { HandshakeFailure, HandshakeOwner, VERSION_ORDER, startServerHandshake } from './tls/handshake';
+import { HostBinding, HostMatch, SniPolicy, SniSelector, bindingKey, buildBindings } from './hosts/host-table';
+import { HostsValidation, reportHosts } from './hosts/host-report';
+import { IcsHost, IcsHostOptions } from './hosts/ics-host';
+import { readTlsFacts } from './tls/tls-facts';
+import { ClientOwner, TWSocketClient } from './clients/wsocket-client';
 
 export type ServerState = 'closed' | 'listening';
 

@@ -1,9 +1,9 @@
 import type { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
 import { describe } from '@ics-ts/wsocket';
-import type { ClientClassRef, ClientConstructor } from './client-registry';
-import type { ListenerSpec } from './listener';
+import type { ClientClassRef, ClientConstructor } from '../clients/client-registry';
+import type { ListenerSpec } from '../listen/listener';
 import { SocketFamily, checkBacklog, resolveAddress, resolvePort, resolveSslContext } from './server-options';
-import type { TWSocketClient } from './wsocket-client';
+import type { TWSocketClient } from '../clients/wsocket-client';
 
 /**
  * One extra listener (ICS TWSocketMultiListenItem): its own address, port,

@@ -1,7 +1,7 @@
 import { TWSocket } from '@ics-ts/wsocket';
 import { ConnectionInfo } from './connection-info';
-import type { IcsHost } from './ics-host';
-import { TlsFacts, readTlsFacts } from './tls-facts';
+import type { IcsHost } from '../hosts/ics-host';
+import { TlsFacts, readTlsFacts } from '../tls/tls-facts';
 
 /** What a client needs of the server that owns it. */
 export interface ClientOwner {
