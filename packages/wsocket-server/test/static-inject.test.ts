@@ -3,7 +3,10 @@
  * constructor takes (plain JavaScript, standard decorators); a class that
  * takes parameters and says nothing is refused up front, with what to add.
  */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { injectable } from 'tsyringe';
+import * as serverPackage from '../src';
 import { ConnectionInfo, TWSocketClient, TWSocketServer, registerClientClass, ClientClassRegistry } from '@ics-ts/wsocket-server';
 import { Peer, startServer } from './helpers';
 
@@ -14,6 +17,18 @@ class Greeter {
 }
 
 describe('static inject', () => {
+  test('the plain JavaScript example of docs/client-classes.md, read from the page, serves lines', async () => {
+    const page = readFileSync(path.resolve(__dirname, '../../../docs/client-classes.md'), 'utf8');
+    const source = /```js\n([\s\S]*?)```/.exec(page)![1];
+    const PlainJsClient = new Function('require', `${source}\nreturn PlainJsClient;`)((name: string) => {
+      if (name === '@ics-ts/wsocket-server') return serverPackage;
+      throw new Error(`the example requires ${name}`);
+    }) as typeof TWSocketClient;
+    const server = await startServer({ clientClass: PlainJsClient });
+    const peer = await Peer.connect(server.bindPort);
+    expect(await peer.ask('from the docs')).toBe('1 127.0.0.1: from the docs');
+  });
+
   test('a plain JavaScript class with static inject gets its ConnectionInfo', async () => {
     const { PlainJsClient } = require('./fixtures/plain-js-client.js') as { PlainJsClient: typeof TWSocketClient };
     const server = await startServer({ clientClass: PlainJsClient });
