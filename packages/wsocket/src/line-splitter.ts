@@ -63,6 +63,11 @@ export class LineSplitter {
     return this.discarding ? 0 : this.pendingLength;
   }
 
+  /** A line has begun and not ended (also one being discarded past the limit). */
+  get midLine(): boolean {
+    return this.pendingLength > 0 || this.discarding;
+  }
+
   /**
    * Feeds a chunk. Returns the bytes not consumed when the sink stopped the
    * splitter (an empty buffer if none were left), `undefined` when all was
