@@ -813,7 +813,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
     if (!socket || socket.destroyed) return;
     const error: NodeJS.ErrnoException = new Error(`close timed out after ${this.settings.closeTimeout} ms: the peer did not close its side`);
     error.code = 'ETIMEDOUT';
-    this.error = error; // the reason the session ended, over a policy's reason for closing
+    this.error ??= error; // a policy that began the close stays the reason
     this.aborted = true;
     this.held = undefined;
     if (this.currentState === SocketState.connected) this.setState(SocketState.closing);
