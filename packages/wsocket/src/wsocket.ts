@@ -982,7 +982,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
    * to closed, as in ICS: `closing` means we began the close.
    */
   handleSocketEnd(): void {
-    this.deliverFinalLine();
+    if (this.currentState === SocketState.connected) this.deliverFinalLine();
     this.socket?.end();
   }
 
@@ -997,7 +997,8 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
       this.feedLines(held);
     }
     this.held = undefined;
-    if (!this.aborted) this.deliverFinalLine();
+    // After our own close the unfinished line is a fragment of what we no longer read: dropped.
+    if (!this.aborted && this.currentState === SocketState.connected) this.deliverFinalLine();
     this.setState(SocketState.closed);
     const error = hadError || (this.flags & POLICY_CLOSE) !== 0 ? this.error : undefined;
     this.guard(this.onSessionClosed, error);
