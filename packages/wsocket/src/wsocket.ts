@@ -53,6 +53,15 @@ const PAUSED = PAUSED_OUTPUT | PAUSED_RATE | PAUSED_APP;
 const GRACEFUL = 8;
 /** A policy (a timeout, the read rate) closed the connection: its error goes to onSessionClosed. */
 const POLICY_CLOSE = 16;
+/** abort() (or a failure) ended the connection: no final line. */
+const ABORTED = 32;
+/** A line option changed inside a line handler: the rest of the packet needs a new splitter. */
+const REFRAME = 64;
+/** The splitter is delivering (a line handler is running). */
+const DELIVERING = 128;
+/** A 'drain' listener is added at the first send that has to buffer, not per connection. */
+const DRAIN_WATCHED = 256;
+const LINE_MODE = 512;
 
 /** idleMs: there was activity since the sweep's last look (counting starts at the next look). */
 const ACTIVE = -1;
@@ -85,21 +94,18 @@ class ReadRate {
 export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, Swept {
   private socket: OwnedSocket | undefined;
   private currentState: SocketState = SocketState.closed;
-  private aborted = false;
   private error: Error | undefined;
   private splitter: LineSplitter | undefined;
   private editor: LineEditor | undefined;
-  /** A line option changed inside a line handler: the rest of the packet needs a new splitter. */
-  private reframe = false;
-  private delivering = false;
-  private lineModeOn: boolean;
   /** lineEnd, lineAcceptLf, lineLimit, lineEcho, lineEdit, encoding, noDelay, closeTimeout: shared, see settings.ts. */
   private settings: WSocketSettings;
   /** Read once when connected and kept: they stay readable after close. */
   private addresses: SocketAddresses = NO_ADDRESSES;
-  /** A 'drain' listener is added at the first send that has to buffer, not per connection. */
-  private drainWatched = false;
-  /** PAUSED_* reasons, GRACEFUL, POLICY_CLOSE. */
+  /**
+   * PAUSED_* reasons, GRACEFUL, POLICY_CLOSE, and the booleans of the
+   * connection (ABORTED, REFRAME, DELIVERING, DRAIN_WATCHED, LINE_MODE): one
+   * small integer instead of a field each (8 bytes a field per idle connection).
+   */
   private flags = 0;
   /** Bytes of a chunk already received that were not framed yet because delivery paused. */
   private held: Buffer | undefined = undefined;
@@ -115,7 +121,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
     // connection nobody listens to then holds none (about 200 bytes each).
     (this as unknown as { _events: undefined })._events = undefined;
     validateWSocketOptions(options);
-    this.lineModeOn = options.lineMode ?? WSOCKET_DEFAULTS.lineMode;
+    if (options.lineMode ?? WSOCKET_DEFAULTS.lineMode) this.flags = LINE_MODE;
     this.settings = resolveSettings(DEFAULT_SETTINGS, options);
   }
 
@@ -269,7 +275,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
   // ---- configuration ---------------------------------------------------
 
   get lineMode(): boolean {
-    return this.lineModeOn;
+    return (this.flags & LINE_MODE) !== 0;
   }
 
   /**
@@ -279,9 +285,9 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
    */
   set lineMode(on: boolean) {
     validateWSocketOptions({ lineMode: on });
-    if (on === this.lineModeOn) return;
-    this.lineModeOn = on;
-    if (!on && !this.delivering) {
+    if (on === ((this.flags & LINE_MODE) !== 0)) return;
+    this.flags = on ? this.flags | LINE_MODE : this.flags & ~LINE_MODE;
+    if (!on && (this.flags & DELIVERING) === 0) {
       const pending = join(this.splitter?.flush(), this.held);
       this.held = undefined;
       this.dropSplitter();
@@ -485,8 +491,8 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
    * follows only a write that returned false, which this one did.
    */
   private backlogged(socket: net.Socket): void {
-    if (!this.drainWatched) {
-      this.drainWatched = true;
+    if ((this.flags & DRAIN_WATCHED) === 0) {
+      this.flags |= DRAIN_WATCHED;
       socket.on('drain', onSocketDrain);
     }
     if ((this.flags & PAUSED_OUTPUT) === 0 && socket.writableLength >= this.settings.sendHighWater) this.pauseFor(PAUSED_OUTPUT);
@@ -541,7 +547,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
    */
   private continueReading(): void {
     if (this.currentState !== SocketState.connected) return;
-    if (!this.delivering) {
+    if ((this.flags & DELIVERING) === 0) {
       const held = this.held;
       if (held) {
         this.held = undefined;
@@ -585,7 +591,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
     if (this.currentState === SocketState.connecting) return this.abort();
     if (this.currentState !== SocketState.connected) return;
     this.setState(SocketState.closing);
-    if (this.aborted) return; // a changeState listener aborted it
+    if ((this.flags & ABORTED) !== 0) return; // a changeState listener aborted it
     // A graceful close's clock runs from closeGracefully().
     if ((this.flags & GRACEFUL) === 0) this.lineMs = STARTED;
     this.held = undefined;
@@ -612,7 +618,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
     this.lineMs = STARTED;
     this.watchSweep();
     // In a handler: the feed in progress delivers the rest of its chunk, then closes.
-    if (this.delivering) return;
+    if ((this.flags & DELIVERING) !== 0) return;
     if ((this.flags & PAUSED) === 0) this.continueReading();
   }
 
@@ -630,7 +636,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
     const socket = this.socket;
     if (!socket || socket.destroyed) return;
     if (error) this.error ??= error;
-    this.aborted = true;
+    this.flags |= ABORTED;
     this.held = undefined;
     if (this.currentState !== SocketState.closed) this.setState(SocketState.closing);
     socket.destroy(error);
@@ -738,7 +744,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
     this.callLineHandler(line);
     const rate = this.rate;
     if (rate !== undefined && --rate.lines < 1) this.pauseFor(PAUSED_RATE);
-    return this.lineModeOn && !this.reframe && this.currentState === SocketState.connected && (this.flags & PAUSED) === 0;
+    return (this.flags & LINE_MODE) !== 0 && (this.flags & REFRAME) === 0 && this.currentState === SocketState.connected && (this.flags & PAUSED) === 0;
   }
 
   /** @internal The text path is open to single-byte-compatible encodings. */
@@ -762,7 +768,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
     }
     const rate = this.rate;
     if (rate !== undefined && --rate.lines < 1) this.pauseFor(PAUSED_RATE);
-    return this.lineModeOn && !this.reframe && this.currentState === SocketState.connected && (this.flags & PAUSED) === 0;
+    return (this.flags & LINE_MODE) !== 0 && (this.flags & REFRAME) === 0 && this.currentState === SocketState.connected && (this.flags & PAUSED) === 0;
   }
 
   /** The part of lineEnd before its LF when the splitter frames on LF alone ('\r' for CRLF); else undefined. */
@@ -814,7 +820,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
     const error: NodeJS.ErrnoException = new Error(`close timed out after ${this.settings.closeTimeout} ms: the peer did not close its side`);
     error.code = 'ETIMEDOUT';
     this.error ??= error; // a policy that began the close stays the reason
-    this.aborted = true;
+    this.flags |= ABORTED;
     this.held = undefined;
     if (this.currentState === SocketState.connected) this.setState(SocketState.closing);
     socket.destroy(error);
@@ -829,7 +835,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
   private sweepEvery(): number {
     const state = this.currentState;
     if (state === SocketState.closing || (this.flags & GRACEFUL) !== 0) {
-      return this.aborted ? 0 : sweepInterval(this.settings.closeTimeout);
+      return (this.flags & ABORTED) !== 0 ? 0 : sweepInterval(this.settings.closeTimeout);
     }
     return state === SocketState.connected ? this.settings.sweepEveryMs : 0;
   }
@@ -843,7 +849,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
     const settings = this.settings;
     if (this.currentState === SocketState.closing || (this.flags & GRACEFUL) !== 0) {
       const limit = settings.closeTimeout;
-      if (limit === 0 || this.aborted) return 0;
+      if (limit === 0 || (this.flags & ABORTED) !== 0) return 0;
       if (this.lineMs < 0) this.lineMs = 0;
       else if ((this.lineMs += elapsed) >= limit) this.closeTimedOut();
       return this.sweepEvery();
@@ -913,7 +919,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
     }
     const rate = this.rate;
     if (rate !== undefined && (rate.bytes -= chunk.length) <= 0) this.pauseFor(PAUSED_RATE);
-    if (!this.lineModeOn) {
+    if ((this.flags & LINE_MODE) === 0) {
       this.dispatchData(chunk);
       if ((this.flags & GRACEFUL) !== 0) this.close();
       return;
@@ -949,13 +955,13 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
    */
   private feedLines(input: Buffer | undefined): void {
     while (this.currentState === SocketState.connected) {
-      if (!this.lineModeOn) {
+      if ((this.flags & LINE_MODE) === 0) {
         const raw = join(this.splitter?.flush(), input);
         this.dropSplitter();
         if (raw) this.dispatchData(raw);
         return;
       }
-      if (this.reframe) {
+      if ((this.flags & REFRAME) !== 0) {
         const pending = this.splitter?.flush();
         this.dropSplitter();
         input = join(pending, input);
@@ -967,11 +973,11 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
         return;
       }
       const splitter = (this.splitter ??= this.createSplitter());
-      this.delivering = true;
+      this.flags |= DELIVERING;
       try {
         input = splitter.push(input);
       } finally {
-        this.delivering = false;
+        this.flags &= ~DELIVERING;
       }
     }
   }
@@ -990,7 +996,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
   handleSocketClose(hadError: boolean): void {
     connectionSweep.unwatch(this);
     const held = this.held;
-    if (held && !this.aborted && this.currentState === SocketState.connected) {
+    if (held && (this.flags & ABORTED) === 0 && this.currentState === SocketState.connected) {
       // The peer went away while delivery was paused: its lines were received, deliver them.
       this.held = undefined;
       this.flags &= ~PAUSED;
@@ -998,7 +1004,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
     }
     this.held = undefined;
     // After our own close the unfinished line is a fragment of what we no longer read: dropped.
-    if (!this.aborted && this.currentState === SocketState.connected) this.deliverFinalLine();
+    if ((this.flags & ABORTED) === 0 && this.currentState === SocketState.connected) this.deliverFinalLine();
     this.setState(SocketState.closed);
     const error = hadError || (this.flags & POLICY_CLOSE) !== 0 ? this.error : undefined;
     this.guard(this.onSessionClosed, error);
@@ -1019,7 +1025,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
   }
 
   private deliverFinalLine(): void {
-    if (!this.lineModeOn || !this.splitter) return;
+    if ((this.flags & LINE_MODE) === 0 || !this.splitter) return;
     const pending = this.splitter.flush();
     if (pending) this.callLineHandler(pending);
   }
@@ -1086,7 +1092,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
   private dropSplitter(): void {
     this.splitter = undefined;
     this.editor = undefined;
-    this.reframe = false;
+    this.flags &= ~REFRAME;
   }
 
   /**
@@ -1096,8 +1102,8 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
    */
   private rebuildSplitter(): void {
     if (!this.splitter) return;
-    this.reframe = true;
-    if (!this.delivering) {
+    this.flags |= REFRAME;
+    if ((this.flags & DELIVERING) === 0) {
       const held = this.held;
       this.held = undefined;
       this.feedLines(held);
