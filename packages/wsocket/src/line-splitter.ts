@@ -14,8 +14,9 @@ export type LineLimitAction = 'discard' | 'keep' | 'close';
 export interface LineSink {
   /**
    * A complete line, without its delimiter. Returns false to stop the splitter
-   * (line mode switched off, or the connection is going away): the bytes after
-   * this line are then handed back by `push`.
+   * (line mode switched off, delivery paused, or the connection going away):
+   * the bytes after this line are then handed back by `push`, as a view of the
+   * chunk (no copy).
    */
   deliverLine(line: Buffer): boolean;
   /**

@@ -527,6 +527,8 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
   }
 
   private pauseFor(reason: number): void {
+    // Closing, input is read and dropped: a paused socket would leave it unread (and the close a reset).
+    if (this.currentState !== SocketState.connected) return;
     const flags = this.flags;
     this.flags = flags | reason;
     if (reason === PAUSED_RATE) this.rate!.throttled = true;
