@@ -47,6 +47,8 @@ export class LineSplitter {
   private limitReported = false;
   /** The sink chose 'close': every later byte is ignored. */
   private closed = false;
+  /** A new unfinished line began since takeLineBegan() was last asked (lineTimeout's clock). */
+  private began = false;
 
   constructor(
     delimiter: Buffer,
@@ -67,6 +69,16 @@ export class LineSplitter {
   /** A line has begun and not ended (also one being discarded past the limit). */
   get midLine(): boolean {
     return this.pendingLength > 0 || this.discarding;
+  }
+
+  /**
+   * Whether a new unfinished line began since the last call. With midLine, a
+   * periodic look tells a line held for long from a new one: no work per chunk.
+   */
+  takeLineBegan(): boolean {
+    const began = this.began;
+    this.began = false;
+    return began;
   }
 
   /**
@@ -123,6 +135,7 @@ export class LineSplitter {
       if (!this.finishLine(line)) return this.closed ? undefined : rest(chunk, pos);
     }
     if (pos < chunk.length) {
+      if (this.pendingLength === 0 && !this.discarding) this.began = true;
       // A socket hands out a Buffer per read: keep the chunk itself when all of it is pending.
       this.append(pos === 0 ? chunk : chunk.subarray(pos));
       this.partial = this.tailMatch();

@@ -866,16 +866,28 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
       }
     }
     // A line held by our own pause is not the peer's delay.
-    if (settings.lineTimeout > 0 && this.lineMs !== NOT_TIMING && reading && this.currentState === SocketState.connected) {
-      if (this.lineMs === STARTED) this.lineMs = 0;
-      else if ((this.lineMs += elapsed) >= settings.lineTimeout) {
-        this.lineMs = 0;
-        this.timedOut('line');
-      }
-    }
+    if (settings.lineTimeout > 0 && reading && this.currentState === SocketState.connected) this.lookAtLine(settings.lineTimeout, elapsed);
     const rate = this.rate;
     if (rate !== undefined && this.currentState === SocketState.connected) this.refill(rate, settings, elapsed);
     return this.sweepEvery();
+  }
+
+  /**
+   * The slow drip: a line's clock runs from its first byte, however many bytes
+   * follow. Looked at by the sweep, not per chunk: a line that began since the
+   * last look is counted from this look (late, never early).
+   */
+  private lookAtLine(lineTimeout: number, elapsed: number): void {
+    const splitter = this.splitter;
+    if (splitter === undefined || (this.flags & LINE_MODE) === 0 || !splitter.midLine) {
+      this.lineMs = NOT_TIMING;
+      splitter?.takeLineBegan();
+    } else if (splitter.takeLineBegan() || this.lineMs < 0) {
+      this.lineMs = 0;
+    } else if ((this.lineMs += elapsed) >= lineTimeout) {
+      this.lineMs = 0;
+      this.timedOut('line');
+    }
   }
 
   private timedOut(kind: TimeoutKind): void {
@@ -936,18 +948,8 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
       this.send(chunk);
     }
     this.feedLines(chunk);
-    if (this.currentState !== SocketState.connected) return;
-    const flags = this.flags;
-    if ((flags & GRACEFUL) !== 0) {
-      if ((flags & PAUSED) === 0) this.close();
-    } else if (settings.lineTimeout > 0) {
-      // The slow drip: a line's clock starts at its first byte, not at each byte.
-      if (this.splitter?.midLine) {
-        if (this.lineMs === NOT_TIMING) this.lineMs = STARTED;
-      } else {
-        this.lineMs = NOT_TIMING;
-      }
-    }
+    // closeGracefully() in a line handler: the rest of the chunk was delivered, now close.
+    if ((this.flags & (GRACEFUL | PAUSED)) === GRACEFUL) this.close();
   }
 
   /**
