@@ -5,6 +5,7 @@ export { WSOCKET_DEFAULTS, validateWSocketOptions, describe } from './options';
 export type { WSocketOptions, ReadRateAction } from './options';
 export { WSocketError, WSocketErrorCode } from './errors';
 export { connectionSweep } from './connection-sweep';
+export { SETTING_KEYS as WSOCKET_DEFAULT_KEYS, validateWSocketDefaults } from './settings';
 export type { ConnectionSweep } from './connection-sweep';
 export { LineSplitter } from './line-splitter';
 export type { LineLimitAction, LineSink } from './line-splitter';

@@ -1,4 +1,4 @@
-import { ReadRateAction, WSOCKET_DEFAULTS, WSocketOptions, validateWSocketOptions } from './options';
+import { ReadRateAction, WSOCKET_DEFAULTS, WSocketOptions, describe, validateWSocketOptions } from './options';
 
 /**
  * The settings of a TWSocket that rarely change once it is made. A server makes
@@ -188,17 +188,8 @@ const applied = new WeakMap<object, { from: WSocketSettings; to: WSocketSettings
  * constructor or by a setter) takes the default's value. One validation per
  * defaults object; one lookup per connection when its class's settings repeat.
  */
-export function applyDefaults(settings: WSocketSettings, defaults: SettingsChange, where = 'TWSocket.attach'): WSocketSettings {
-  if (!validated.has(defaults)) {
-    if (typeof defaults !== 'object' || defaults === null) {
-      throw new TypeError(`${where}: defaults must be an object of TWSocket options, got ${String(defaults)}`);
-    }
-    for (const key of Object.keys(defaults)) {
-      if (!SETTING_BIT.has(key)) throw new TypeError(`${where}: defaults has an unknown option ${JSON.stringify(key)}`);
-    }
-    validateWSocketOptions(defaults, `${where} defaults`);
-    validated.add(defaults);
-  }
+export function applyDefaults(settings: WSocketSettings, defaults: SettingsChange): WSocketSettings {
+  if (!validated.has(defaults)) validateWSocketDefaults(defaults, 'TWSocket.attach: defaults');
   const last = applied.get(defaults);
   if (last && last.from === settings) return last.to;
   const change: Record<string, unknown> = {};
@@ -209,6 +200,22 @@ export function applyDefaults(settings: WSocketSettings, defaults: SettingsChang
   const to = resolveSettings(settings, change as SettingsChange, false);
   applied.set(defaults, { from: settings, to });
   return to;
+}
+
+/**
+ * Checks a defaults object (a server calls it on its options, to fail at
+ * construction naming its own option): an object, known keys (every TWSocket
+ * option but lineMode), valid values.
+ */
+export function validateWSocketDefaults(defaults: SettingsChange, where: string): void {
+  if (typeof defaults !== 'object' || defaults === null || Array.isArray(defaults)) {
+    throw new TypeError(`${where} must be an object of TWSocket options, got ${describe(defaults)}`);
+  }
+  for (const key of Object.keys(defaults)) {
+    if (!SETTING_BIT.has(key)) throw new TypeError(`${where} has an unknown option ${JSON.stringify(key)}`);
+  }
+  validateWSocketOptions(defaults, where);
+  validated.add(defaults);
 }
 
 function sameValues(known: WSocketSettings, values: Values): boolean {

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { TWSocket, WSocketDefaults } from '../src';
+import { TWSocket, WSOCKET_DEFAULT_KEYS, WSocketDefaults, validateWSocketDefaults } from '../src';
 import { Loopback } from './helpers';
 
 const loop = new Loopback();
@@ -70,10 +70,16 @@ describe('server defaults: attach(socket, addresses, defaults)', () => {
   test('bad defaults throw before the socket is taken, naming the option and the value', async () => {
     const wsocket = new TWSocket();
     expect(() => wsocket.useDefaults({ idleTimeout: -3 })).toThrow(RangeError);
-    expect(() => wsocket.useDefaults({ idleTimeout: -3 })).toThrow(/defaults: option idleTimeout.*-3/);
+    expect(() => wsocket.useDefaults({ idleTimeout: -3 })).toThrow(/TWSocket.attach: defaults: option idleTimeout.*-3/);
     expect(() => wsocket.useDefaults({ idleTimeot: 5 } as WSocketDefaults)).toThrow(/unknown option "idleTimeot"/);
     expect(() => wsocket.useDefaults({ lineMode: true } as WSocketDefaults)).toThrow(/unknown option "lineMode"/);
     expect(() => wsocket.useDefaults(null as unknown as WSocketDefaults)).toThrow(TypeError);
+    // What a server calls at construction, naming its own option.
+    expect(() => validateWSocketDefaults({ lineTimeout: -1 }, 'TWSocketServer: option clientDefaults')).toThrow(
+      /TWSocketServer: option clientDefaults: option lineTimeout must be .* got -1/,
+    );
+    expect(WSOCKET_DEFAULT_KEYS).toContain('idleTimeout');
+    expect(WSOCKET_DEFAULT_KEYS).not.toContain('lineMode');
     const server = await loop.listen((socket) => {
       expect(() => wsocket.attach(socket, undefined, { sendLimit: 'big' as unknown as number })).toThrow(/sendLimit.*"big"/);
       expect(wsocket.rawSocket).toBeUndefined();
