@@ -8,7 +8,7 @@
  * line) and raw mode (send per chunk). Evidence for docs/hardening.md; not part
  * of `pnpm bench`. Needs the built packages (`pnpm build`).
  *
- *   node bench/micro/echo-backpressure.js [--mib 32] [--rounds 5]
+ *   node bench/micro/echo-backpressure.js [--mib 32] [--rounds 5] [--only raw]
  *
  * The peer is a child process that streams 64-byte CRLF lines in 64 KiB
  * writes (honouring 'drain') and reads the echo; a round is the time until all
@@ -55,6 +55,8 @@ async function main() {
       socket.on('error', () => {});
     },
   };
+  const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : '';
+  for (const name of Object.keys(variants)) if (!name.includes(only)) delete variants[name];
   const times = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const [name, serve] of Object.entries(variants)) times[name].push(await oneRound(serve, mib));
