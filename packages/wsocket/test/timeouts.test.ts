@@ -147,7 +147,7 @@ describe('lineTimeout', () => {
   });
 
   test('lines that end in time do not time out; the clock starts at a line’s first byte', async () => {
-    const wsocket = new TWSocket({ lineMode: true, lineTimeout: 300, idleTimeout: 0 });
+    const wsocket = new TWSocket({ lineMode: true, lineTimeout: 1000, idleTimeout: 0 });
     const lines: string[] = [];
     wsocket.on('line', (line) => lines.push(line));
     const { peer } = await loop.pair(wsocket);
