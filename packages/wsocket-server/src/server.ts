@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import { TSslContext } from '@ics-ts/ssl-context';
 import { describe } from '@ics-ts/wsocket';
+import type { WSocketDefaults } from '@ics-ts/wsocket';
 import { container as globalContainer, DependencyContainer } from 'tsyringe';
 import { AdmissionGate } from './admission/gate';
 import { ClientSlots } from './admission/client-slots';
@@ -33,6 +34,7 @@ import {
   checkKnownKeys,
   checkString,
   resolveAddress,
+  resolveClientDefaults,
   resolvePort,
   resolveSslContext,
   LISTENER_KEYS,
@@ -73,6 +75,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   private readonly serverContainer: DependencyContainer;
   /** What the stages read at each connection; the setters below change it. */
   private readonly settings: ServerSettings<C>;
+  /** Connection-life defaults for the listeners that set none of their own. */
+  private readonly clientDefaults: WSocketDefaults | undefined;
   /** The server's own admission policy: listeners that set none of their own use it. */
   private readonly policy: ListenerPolicy;
 
@@ -124,6 +128,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
       clientClass: this.checkClientClass(options.clientClass ?? (TWSocketClient as unknown as ClientConstructor<C>)),
     };
     this.policy = resolvePolicy(options as Record<string, unknown>, undefined, WHERE);
+    this.clientDefaults = resolveClientDefaults(options.clientDefaults, undefined, WHERE, 'clientDefaults');
     this.sniUnknown = checkSniPolicy(options.sniUnknown ?? 'default', WHERE, 'sniUnknown');
     this.sniMissing = checkSniPolicy(options.sniMissing ?? 'default', WHERE, 'sniMissing');
     this.recheckIntervalMs = checkCount(options.sslCertRecheckInterval ?? 0, WHERE, 'sslCertRecheckInterval');
@@ -593,6 +598,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
         listenBacklog: this.listenBacklog,
         sslContext: this.sslContext,
         policy: this.policy,
+        clientDefaults: this.clientDefaults,
         resolveClientClass: (ref, option) => this.checkClientClass(ref as ClientClassRef<C>, option),
       },
       WHERE,
@@ -601,6 +607,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   }
 
   private newListener(spec: ListenerSpec): Listener {
+    if (!('clientDefaults' in spec)) spec.clientDefaults = this.clientDefaults;
     return new Listener(spec, this.gate, this.events, spec.policy ?? this.policy);
   }
 }

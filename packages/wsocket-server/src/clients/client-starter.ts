@@ -61,7 +61,7 @@ export class ClientStarter<C extends TWSocketClient> {
     const created = this.events.emit('clientCreate', client);
     try {
       // Runs client code too (onSessionConnected, changeState listeners).
-      client.attach(socket, info);
+      client.attach(socket, info, listener.spec.clientDefaults);
     } catch (error) {
       if (!client.rawSocket) socket.destroy(); // never attached: nobody else will close it
       client.abort();

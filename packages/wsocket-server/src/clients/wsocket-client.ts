@@ -120,7 +120,11 @@ export class TWSocketClient extends TWSocket {
     if (notice !== undefined && notice.length > 0) this.sendLine(notice);
   }
 
-  /** @internal The server's shutdown: onShutdown, then a graceful close. */
+  /**
+   * @internal The server's shutdown: onShutdown, then a graceful close that
+   * still answers the lines already read (closeGracefully: held input is
+   * processed, replies flushed, FIN, the peer's further bytes read and dropped).
+   */
   beginShutdown(notice: string | undefined): void {
     try {
       this.onShutdown(notice);
@@ -128,7 +132,7 @@ export class TWSocketClient extends TWSocket {
       this.handleBgException(error);
       return;
     }
-    this.close();
+    this.closeGracefully();
   }
 
   protected override handleBgException(error: unknown): void {
