@@ -2,4 +2,6 @@ import 'reflect-metadata';
 
 export { XojoServerSocket, XojoTCPSocket, XojoErrorCode, XOJO_DEFAULTS } from './xojo';
 export type { XojoServerSocketEvents, XojoServerSocketOptions, XojoTCPSocketEvents } from './xojo';
+export { TotalCrossServerSocket, TotalCrossSocket, IOException } from './totalcross';
+export type { TotalCrossServerSocketOptions } from './totalcross';
 export { DEFAULT_MAX_BUFFERED } from './input-buffer';
