@@ -4,4 +4,6 @@ export { XojoServerSocket, XojoTCPSocket, XojoErrorCode, XOJO_DEFAULTS } from '.
 export type { XojoServerSocketEvents, XojoServerSocketOptions, XojoTCPSocketEvents } from './xojo';
 export { TotalCrossServerSocket, TotalCrossSocket, IOException } from './totalcross';
 export type { TotalCrossServerSocketOptions } from './totalcross';
+export { AirServerSocket, AirSocket, ByteArray, ArgumentError, EOFError, IOError, AirEventType } from './air';
+export type { AirServerSocketEvents, AirServerSocketOptions, AirSocketEvents, ServerSocketConnectEvent, ProgressEvent } from './air';
 export { DEFAULT_MAX_BUFFERED } from './input-buffer';

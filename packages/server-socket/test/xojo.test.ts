@@ -266,7 +266,7 @@ const UNPRIVILEGED_START = (() => {
 const ROOT = path.resolve(__dirname, '../../..');
 
 // Root may bind any port: the child runs as `nobody` then. Where the system lets everyone bind low ports there is nothing to test.
-(UNPRIVILEGED_START > 80 ? test : test.skip)('a port below 1024 fails with error 107 naming the privilege it needs', async () => {
+(UNPRIVILEGED_START > 80 ? test : test.skip)('a port below 1024 fails naming the privilege it needs: Xojo error 107, AIR an Error with EACCES', async () => {
   const asRoot = process.getuid?.() === 0;
   const child = spawn(
     process.execPath,
@@ -280,10 +280,17 @@ const ROOT = path.resolve(__dirname, '../../..');
   const [code] = await next<[number]>(child, 'close');
   expect({ code, err }).toEqual({ code: 0, err: '' });
   expect(JSON.parse(out)).toEqual({
-    errorCode: 107,
-    code: 'EACCES',
-    message:
-      'XojoServerSocket: cannot listen: port 80 is below 1024: binding it needs privileges (root, or the CAP_NET_BIND_SERVICE capability on Linux) (EACCES)',
+    xojo: {
+      errorCode: 107,
+      code: 'EACCES',
+      message:
+        'XojoServerSocket: cannot listen: port 80 is below 1024: binding it needs privileges (root, or the CAP_NET_BIND_SERVICE capability on Linux) (EACCES)',
+    },
+    air: {
+      code: 'EACCES',
+      message:
+        'AirServerSocket: cannot bind 127.0.0.1:80: not permitted: ports below 1024 need privileges (root, or the CAP_NET_BIND_SERVICE capability on Linux) (EACCES)',
+    },
   });
 });
 
