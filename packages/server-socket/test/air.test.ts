@@ -208,8 +208,15 @@ test('close() dispatches no close event; a close by something else does, once', 
   expect(() => other.bind(0)).toThrow(/cannot be reopened/);
 });
 
-test('addEventListener / removeEventListener are on / off', async () => {
+test('addEventListener / removeEventListener are on / off; dispatchEvent, hasEventListener, willTrigger', async () => {
   const server = make();
+  expect([server.hasEventListener('connect'), server.willTrigger('close')]).toEqual([false, false]);
+  const manual: unknown[] = [];
+  server.addEventListener('close', (event) => manual.push(event));
+  expect(server.hasEventListener('close')).toBe(true);
+  expect(server.willTrigger('close')).toBe(true);
+  expect(server.dispatchEvent({ type: 'close', target: server })).toBe(true);
+  expect(manual).toEqual([{ type: 'close', target: server }]);
   const seen: string[] = [];
   const first = (event: ServerSocketConnectEvent<Socket>) => seen.push(`first ${event.type}`);
   const second = (event: ServerSocketConnectEvent<Socket>) => seen.push(`second ${event.socket.remotePort > 0}`);

@@ -162,6 +162,21 @@ export class AirServerSocket extends EventEmitter<AirServerSocketEvents> {
     this.off(type, listener as never);
   }
 
+  /** AS3 dispatchEvent: emits `event` under its type (the seed's advice: dispatch `close` yourself before close() if others rely on it). */
+  dispatchEvent(event: AirEvent<AirServerSocket> & { type: keyof AirServerSocketEvents }): boolean {
+    return (this as EventEmitter).emit(event.type, event);
+  }
+
+  /** AS3 hasEventListener. */
+  hasEventListener(type: keyof AirServerSocketEvents): boolean {
+    return this.listenerCount(type) > 0;
+  }
+
+  /** AS3 willTrigger: the same as hasEventListener (a ServerSocket is in no display list). */
+  willTrigger(type: keyof AirServerSocketEvents): boolean {
+    return this.hasEventListener(type);
+  }
+
   private makeEngine(backlog: number): TWSocketServer<AirSocket> {
     const { maxClients, sslEnable, sslContext, sslHandshakeTimeout, container } = this.options;
     const engine = new TWSocketServer<AirSocket>({
