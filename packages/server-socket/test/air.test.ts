@@ -1,5 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { createDevCertificate } from '@ics-ts/ssl-context';
 import {
   AirEventType,
   ArgumentError,
@@ -340,4 +342,40 @@ test('the engine guarantees: maxClients refuses without a connect event; an exce
   sockets[1].writeUTFBytes('served');
   sockets[1].flush();
   await good.waitFor('served');
+});
+
+test('a reset connection dispatches ioError (with the system code), then close', async () => {
+  const server = make();
+  server.bind(0, '127.0.0.1');
+  await server.listen();
+  const connected = next<[ServerSocketConnectEvent<Socket>]>(server, 'connect');
+  const peer = new Peer(server.localPort);
+  const [{ socket }] = await connected;
+  const events: string[] = [];
+  socket.addEventListener('ioError', (event) => events.push(`${event.type} ${event.code}`));
+  const closed = next(socket, 'close');
+  await peer.connected;
+  peer.socket.resetAndDestroy();
+  await closed;
+  expect(events).toEqual(['ioError ECONNRESET']);
+});
+
+test('TLS through the options: the connect event hands the decrypted socket', async () => {
+  const dev = await createDevCertificate({ names: ['localhost', '127.0.0.1'] });
+  const server = make({ sslEnable: true, sslContext: { sslCert: dev.cert, sslKey: dev.key } });
+  server.bind(0, '127.0.0.1');
+  await server.listen();
+  const connected = next<[ServerSocketConnectEvent<Socket>]>(server, 'connect');
+  const client = tls.connect({ port: server.localPort, host: '127.0.0.1', servername: 'localhost', rejectUnauthorized: false });
+  client.on('error', () => undefined);
+  const [{ socket }] = await connected;
+  expect(socket.sslEnabled).toBe(true);
+  client.write('Lucy');
+  await next(socket, 'socketData');
+  expect(socket.readUTFBytes(socket.bytesAvailable)).toBe('Lucy');
+  socket.writeUTFBytes("can't drink milk.");
+  socket.flush();
+  const [reply] = await next<[Buffer]>(client, 'data');
+  expect(reply.toString()).toBe("can't drink milk.");
+  client.destroy();
 });

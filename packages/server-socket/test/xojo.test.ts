@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
+import { createDevCertificate } from '@ics-ts/ssl-context';
 import { ServerSocket, TCPSocket, XojoErrorCode, XojoServerSocket, XojoTCPSocket } from '../src/xojo';
 import { Peer, next } from './support/peer';
 
@@ -314,14 +316,16 @@ test('the socket: readAll buffer is bounded (reading stops at maxBuffered, nothi
   let got = 0;
   const errors: [number, Error][] = [];
   socket.on('error', (code, error) => errors.push([code, error]));
-  const closed = next(socket, 'sessionClosed');
-  // The application reads only when the buffer is full: the socket waits for it meanwhile.
+  let ended = false;
+  const closed = next(socket, 'sessionClosed').then(() => (ended = true));
+  // The application reads only when the buffer is full (or the peer is done): the socket waits for it meanwhile.
   while (got < total) {
-    if (!socket.rawSocket?.isPaused() && socket.state === 'connected' && socket.bytesAvailable < limit) {
-      await next(socket, 'dataAvailable');
+    if (!ended && !socket.rawSocket?.isPaused() && socket.bytesAvailable < limit) {
+      await Promise.race([next(socket, 'dataAvailable'), closed]);
       continue;
     }
     got += socket.readAllBytes().length;
+    if (ended && socket.bytesAvailable === 0) break;
   }
   await closed;
   expect(got).toBe(total);
@@ -370,4 +374,63 @@ test('addSocket returning something else, or a socket in use, is a bgException; 
   expect(String(failures[1])).toMatch(/already in use/);
   used.s.write('ok');
   await used.p.waitFor('ok');
+});
+
+test('connect-and-leave churn: the pool stays at its minimum, one socket made per connection, none left behind', async () => {
+  let made = 0;
+  const server = track(
+    new XojoServerSocket({
+      networkInterface: '127.0.0.1',
+      minimumSocketsAvailable: 3,
+      addSocket: () => {
+        made++;
+        return new XojoTCPSocket();
+      },
+    }),
+  );
+  await server.listen();
+  let largestPool = 0;
+  for (let i = 0; i < 30; i++) {
+    const peer = new Peer(server.port);
+    const socket = await nextConnection(server);
+    largestPool = Math.max(largestPool, server.socketsAvailable);
+    peer.destroy();
+    await next(socket, 'sessionClosed');
+  }
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(largestPool).toBeLessThanOrEqual(3);
+  expect(server.socketsAvailable).toBe(3);
+  expect(made).toBe(3 + 30);
+  expect(server.activeConnections()).toEqual([]);
+});
+
+test('a reset connection is Xojo error 102 (lost connection), with the system code kept', async () => {
+  const server = track(new XojoServerSocket({ networkInterface: '127.0.0.1' }));
+  await server.listen();
+  const peer = new Peer(server.port);
+  const socket = await nextConnection(server);
+  const reported = next<[number, NodeJS.ErrnoException]>(socket, 'error');
+  await peer.connected;
+  peer.socket.resetAndDestroy();
+  const [code, error] = await reported;
+  expect([code, error.code, socket.lastErrorCode]).toEqual([102, 'ECONNRESET', 102]);
+});
+
+test('TLS: sslEnable and sslContext serve the pool sockets over TLS', async () => {
+  const dev = await createDevCertificate({ names: ['localhost', '127.0.0.1'] });
+  const server = track(
+    new XojoServerSocket({ networkInterface: '127.0.0.1', sslEnable: true, sslContext: { sslCert: dev.cert, sslKey: dev.key } }),
+  );
+  await server.listen();
+  const client = tls.connect({ port: server.port, host: '127.0.0.1', servername: 'localhost', rejectUnauthorized: false });
+  client.on('error', () => undefined);
+  const socket = await nextConnection(server);
+  expect(socket.tls?.protocol).toMatch(/^TLSv1\.[23]$/);
+  client.write('sealed');
+  await next(socket, 'dataAvailable');
+  expect(socket.readAll()).toBe('sealed');
+  socket.write('opened');
+  const [reply] = await next<[Buffer]>(client, 'data');
+  expect(reply.toString()).toBe('opened');
+  client.destroy();
 });
