@@ -34,7 +34,7 @@ test('the four constructors, their defaults, getHost and getLocalPort', async ()
   expect(ServerSocket.DEFAULT_SOTIMEOUT).toBe(10000);
   const a = await open(0);
   expect([a.timeout, a.backlog, a.getHost()]).toEqual([10000, 100, '0.0.0.0']);
-  expect(a.getLocalPort()).toBe(a.server.bindPort);
+  expect(a.getLocalPort()).toBe(a.engine.bindPort);
   expect(a.getLocalPort()).toBeGreaterThan(0);
   const b = await open(0, 250);
   expect([b.timeout, b.backlog, b.getHost()]).toEqual([250, 100, '0.0.0.0']);
@@ -42,12 +42,12 @@ test('the four constructors, their defaults, getHost and getLocalPort', async ()
   expect([c.timeout, c.backlog, c.getHost()]).toEqual([0, 100, '127.0.0.1']);
   const d = await open(0, 5, 7, '127.0.0.1');
   expect([d.timeout, d.backlog, d.getHost()]).toEqual([5, 7, '127.0.0.1']);
-  expect(d.server.listenBacklog).toBe(7);
+  expect(d.engine.listenBacklog).toBe(7);
   const e = await open(0, 5, 7, null); // a null addr is ignored: every address
   expect(e.getHost()).toBe('0.0.0.0');
   const f = await TotalCrossServerSocket.open(0, 0, '127.0.0.1');
   servers.push(f);
-  expect(f.server.state).toBe('listening');
+  expect(f.engine.state).toBe('listening');
 });
 
 test("the seed's validation: port 0..65535, timeout >= 0, backlog > 0, addr an address or null", () => {
@@ -98,7 +98,7 @@ test('connections nobody accepted wait in order, bytes they send wait with them;
   for (let i = 0; i < 3; i++) {
     const peer = new Peer(server.getLocalPort());
     peer.socket.once('connect', () => peer.write(`peer ${i}`));
-    await next(server.server, 'clientConnect');
+    await next(server.engine, 'clientConnect');
     peers.push(peer);
   }
   expect(server.pending).toBe(3);
@@ -109,10 +109,10 @@ test('connections nobody accepted wait in order, bytes they send wait with them;
   }
   expect(server.pending).toBe(0);
   const late = new Peer(server.getLocalPort());
-  await next(server.server, 'clientConnect');
+  await next(server.engine, 'clientConnect');
   expect(server.pending).toBe(1);
   late.destroy();
-  await next(server.server, 'clientDisconnect');
+  await next(server.engine, 'clientDisconnect');
   expect(server.pending).toBe(0);
 });
 
@@ -123,7 +123,7 @@ test('the queue is bounded by the backlog: a flood of connections nobody accepts
   // One after the other: the system's own queue is `backlog` long too, and SYNs past it wait for a retransmit.
   const peers: Peer[] = [];
   for (let i = 0; i < flood; i++) {
-    const arrived = next(server.server, 'clientConnect');
+    const arrived = next(server.engine, 'clientConnect');
     peers.push(new Peer(server.getLocalPort()));
     await arrived;
   }
@@ -168,7 +168,7 @@ test('close(): waiting connections are closed, accepted ones too and then throw 
   const takenPeer = new Peer(server.getLocalPort());
   const taken = (await server.accept())!;
   const queuedPeer = new Peer(server.getLocalPort());
-  await next(server.server, 'clientConnect');
+  await next(server.engine, 'clientConnect');
   expect(server.pending).toBe(1);
   const readWaiting = taken.readBytes(new Uint8Array(4));
   await server.close();
@@ -203,7 +203,7 @@ test('a socket waiting for accept() buffers at most maxBuffered bytes (then stop
   const total = 256 * 1024;
   peer.write(Buffer.alloc(total, 0x62));
   peer.end();
-  const [socket] = await next<[TotalCrossSocket]>(server.server, 'clientConnect');
+  const [socket] = await next<[TotalCrossSocket]>(server.engine, 'clientConnect');
   await new Promise<void>((resolve) => socket.rawSocket!.once('pause', resolve));
   expect(socket.bytesAvailable).toBeGreaterThanOrEqual(limit);
   expect(socket.bytesAvailable).toBeLessThan(limit + 65536);

@@ -53,7 +53,7 @@ export class TotalCrossServerSocket implements AsyncIterable<TotalCrossSocket> {
   readonly backlog: number;
   /** Connections closed because the accept queue was full. */
   refusedCount = 0;
-  private readonly engine: TWSocketServer<TotalCrossSocket>;
+  private readonly engineServer: TWSocketServer<TotalCrossSocket>;
   private readonly requestedPort: number;
   private readonly host: string;
   private readonly queue = new Set<TotalCrossSocket>();
@@ -112,7 +112,7 @@ export class TotalCrossServerSocket implements AsyncIterable<TotalCrossSocket> {
     if (options === null || typeof options !== 'object') throw new TypeError(`${WHERE}: options must be an object, got ${describe(options)}`);
     const maxBuffered = checkBufferLimit(options.maxBuffered ?? TOTALCROSS_MAX_BUFFERED, WHERE, 'maxBuffered');
     this.host = addr ?? '0.0.0.0';
-    this.engine = new TWSocketServer<TotalCrossSocket>({
+    this.engineServer = new TWSocketServer<TotalCrossSocket>({
       addr: this.host,
       port: this.requestedPort,
       listenBacklog: this.backlog,
@@ -138,9 +138,9 @@ export class TotalCrossServerSocket implements AsyncIterable<TotalCrossSocket> {
     this.ready.catch(ignore); // surfaces through ready, open() and accept(), never as an unhandled rejection
   }
 
-  /** The engine, for its events (bgException, tooBusy) and counters. */
-  get server(): TWSocketServer<TotalCrossSocket> {
-    return this.engine;
+  /** The engine, for its events (bgException, tooBusy, clientConnect) and counters. */
+  get engine(): TWSocketServer<TotalCrossSocket> {
+    return this.engineServer;
   }
 
   /** The address listened on: the addr given, '0.0.0.0' without one. */

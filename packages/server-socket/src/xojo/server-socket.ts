@@ -188,8 +188,11 @@ export class XojoServerSocket extends EventEmitter<XojoServerSocketEvents> {
       await engine.listen();
       return true;
     } catch (error) {
-      this.current = undefined;
-      this.pool.length = 0;
+      // A stopListening() and a new listen() meanwhile own the facade now: leave them be.
+      if (this.current === engine) {
+        this.current = undefined;
+        this.pool.length = 0;
+      }
       return this.failed(xojoErrorCode(error as Error), this.listenError(error as NodeJS.ErrnoException));
     }
   }
