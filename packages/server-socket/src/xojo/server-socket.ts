@@ -230,7 +230,7 @@ export class XojoServerSocket extends EventEmitter<XojoServerSocketEvents> {
     if (!(socket instanceof XojoTCPSocket)) {
       throw new TypeError(`${WHERE}: addSocket must return an XojoTCPSocket, got ${describe(socket)}`);
     }
-    if (socket.rawSocket !== undefined || socket.server !== undefined || this.pool.includes(socket)) {
+    if (socket.rawSocket !== undefined || socket.cliId !== 0 || this.pool.includes(socket)) {
       throw new TypeError(`${WHERE}: addSocket returned a socket that is already in use (return a new one each time)`);
     }
     socket.maxBuffered = this.maxBufferedBytes;
