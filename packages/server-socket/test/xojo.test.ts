@@ -434,3 +434,19 @@ test('TLS: sslEnable and sslContext serve the pool sockets over TLS', async () =
   expect(reply.toString()).toBe('opened');
   client.destroy();
 });
+
+test('stopListening() while listen() is under way: that listen() fails, a listen() called after it is not disturbed', async () => {
+  const server = track(new XojoServerSocket({ networkInterface: '127.0.0.1' }));
+  const errors: number[] = [];
+  server.on('error', (code) => errors.push(code));
+  const first = server.listen();
+  server.stopListening();
+  const second = server.listen();
+  expect(await first).toBe(false);
+  expect(await second).toBe(true);
+  expect(errors).toEqual([XojoErrorCode.openDriverError]);
+  expect(server.isListening).toBe(true);
+  expect(server.socketsAvailable).toBe(2);
+  const peer = new Peer(server.port);
+  await peer.connected;
+});
