@@ -218,7 +218,9 @@ test("every installed source map and declaration map points at files that were s
   expect(maps).toBeGreaterThan(40);
 });
 
-test("the README's hello.js runs with node and answers", async () => {
+test("the README's hello.js runs with node and answers (the same file as in the wsocket-server package README)", async () => {
+  const packageReadme = readFileSync(path.join(project, 'node_modules/@ics-ts/wsocket-server/README.md'), 'utf8');
+  expect(savedFile(packageReadme, 'hello.js')).toBe(savedFile(README, 'hello.js'));
   save('hello.js', withPortZero(savedFile(README, 'hello.js')));
   const program = new Program(shownCommand(README, 'node hello.js'));
   const [port] = await program.listeningPorts(1);
