@@ -246,6 +246,22 @@ describe("the README's TypeScript client class, with the README's tsconfig.json"
     await run(`${TSC6} --outDir dist-ts6`);
   });
 
+  test('without "types": ["node"], tsc 6.0 and 7 fail in the packages\' declarations, as getting started warns', async () => {
+    const tsconfig = savedFile(README, 'tsconfig.json');
+    const withoutNodeTypes = tsconfig.replace(/\n\s*"types": \["node"\],/, '');
+    expect(withoutNodeTypes).not.toBe(tsconfig);
+    save('tsconfig.no-node-types.json', withoutNodeTypes);
+    expect(GETTING_STARTED).toContain("`Cannot find\nname 'Buffer'` and `Cannot find name 'node:net'` inside the packages' `.d.ts` files");
+    for (const tsc of ['npx tsc', TSC6]) {
+      const failure = await run(`${tsc} -p tsconfig.no-node-types.json --noEmit`).then(
+        () => new Error(`${tsc} compiled without Node's types`),
+        (error: Error) => error,
+      );
+      expect(failure.message).toMatch(/node_modules\/@ics-ts\/wsocket\/dist\/\S+\.d\.ts.*Cannot find name 'Buffer'/);
+      expect(failure.message).toMatch(/node_modules\/@ics-ts\/\S+\.d\.ts.*Cannot find name 'node:net'/);
+    }
+  });
+
   const builds = [
     ['TypeScript 7, CommonJS', 'node dist/upper.js'],
     ['TypeScript 7, ESM', 'node dist/upper.mjs'],
