@@ -233,6 +233,22 @@ test("the README's hello.js runs with node and answers (the same file as in the 
   await program.stop();
 });
 
+test("the README's hello.mjs (hello.js as an ES module) runs with node and answers", async () => {
+  const importLine = /its first line replaced by\n`(import \{[^`]+\} from '@ics-ts\/wsocket-server';)`/.exec(README);
+  if (!importLine) throw new Error('README: the ES module form of hello.js is missing');
+  const [firstLine, ...rest] = withPortZero(savedFile(README, 'hello.js')).split('\n');
+  expect(firstLine).toMatch(/require\('@ics-ts\/wsocket-server'\)/);
+  save('hello.mjs', [importLine[1], ...rest].join('\n'));
+  const program = new Program('node hello.mjs');
+  const [port] = await program.listeningPorts(1);
+  const transcript = await talk(net.connect(port, '127.0.0.1'), [
+    { expect: /^Your name\?\r\n$/, send: 'Bob\n' },
+    { expect: /Hello, Bob!\r\n$/, send: 'quit\n' },
+  ]);
+  expect(transcript).toBe('Your name?\r\nHello, Bob!\r\n');
+  await program.stop();
+});
+
 describe("the README's TypeScript client class, with the README's tsconfig.json", () => {
   beforeAll(async () => {
     const example = /## A client class in 20 lines\n\n```ts\n([\s\S]*?)```/.exec(README);
