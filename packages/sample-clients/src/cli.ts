@@ -153,7 +153,7 @@ async function main(): Promise<void> {
     err: (line) => process.stderr.write(`${line}\n`),
     cwd: process.cwd(),
   };
-  let server: { shutdown(): Promise<void> } | undefined;
+  let server: { shutdown(): Promise<unknown> } | undefined;
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {

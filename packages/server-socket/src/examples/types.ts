@@ -11,5 +11,5 @@ export interface RunningExample {
   /** The port listened on (the real one when 0 was asked). */
   readonly port: number;
   /** Stops listening and closes the example's connections. */
-  shutdown(): Promise<void>;
+  shutdown(): Promise<unknown>;
 }
