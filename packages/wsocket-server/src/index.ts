@@ -5,6 +5,14 @@ export type { CertRecheck, ListenFailure, ServerState, TooBusyInfo, WSocketServe
 export { REFUSAL_REASONS } from './admission/refusals';
 export type { Refusal, RefusalCounts, RefusalReason } from './admission/refusals';
 export type { AcceptFilter, AcceptPeer } from './admission/policy';
+export { ProxyHeaderDecoder } from './admission/proxy-decoder';
+export type { ProxyDecodeResult } from './admission/proxy-decoder';
+export { PROXY_REFUSALS, PROXY_V1_MAX_BYTES, PROXY_V2_MAX_BYTES } from './admission/proxy-header';
+export type { ProxyCustomTlv, ProxyEndpoints, ProxyHeader, ProxyProtocolMode, ProxyRefusal, ProxySslFacts, ProxyTlvs } from './admission/proxy-header';
+export type { ProxiedConnection } from './admission/proxy-facts';
+export type { ProxyOptions } from './admission/proxy-policy';
+export { PROXY_FAILURE_REASONS } from './admission/proxy-stage';
+export type { ProxyFailureReason } from './admission/proxy-stage';
 export type { AdmissionOptions, ListenerAdmissionOptions } from './options/admission-options';
 export { IcsHost, normalizeHostName } from './hosts/ics-host';
 export type { IcsHostOptions } from './hosts/ics-host';

@@ -19,7 +19,8 @@ import { HostBinding, SniPolicy, SniSelector, buildBindings } from './hosts/host
 import { HostsValidation, reportHosts } from './hosts/host-report';
 import { IcsHost, IcsHostOptions } from './hosts/ics-host';
 import { Listener, ListenerSpec, ListenerStatus } from './listen/listener';
-import { resolvePolicy } from './options/admission-options';
+import { ADMISSION_KEYS, resolvePolicy } from './options/admission-options';
+import type { ProxyFailureReason } from './admission/proxy-stage';
 import { MultiListenItem, listenerSpecFromItem } from './options/multi-listen-options';
 import {
   SERVER_DEFAULTS,
@@ -257,6 +258,12 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     return this.handshakes.failures;
   }
 
+  /** PROXY headers read (health checks included), health checks (v2 LOCAL, closed cleanly), headers refused by reason. */
+  get proxyHeaders(): { decoded: number; healthChecks: number; pending: number; failures: Readonly<Record<ProxyFailureReason, number>> } {
+    const stage = this.gate.proxyHeaders;
+    return { decoded: stage.decoded, healthChecks: stage.healthChecks, pending: stage.pending.size, failures: stage.failures };
+  }
+
   /** Connections refused since the server was made, by reason (every admission stage's). */
   get refusals(): Readonly<RefusalCounts> {
     return this.refuser.counts;
@@ -428,8 +435,9 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    */
   async shutdown(timeoutMs = 5000): Promise<void> {
     await this.close();
-    // Connections still in their TLS handshake never become clients now.
+    // Connections still in their TLS handshake, or still sending their PROXY header, never become clients now.
     this.handshakes.destroyAll();
+    this.gate.proxyHeaders.destroyAll();
     const all = this.clients.map((client) => this.list.whenGone(client));
     // Connections turned away as too busy are already closing: wait for them too.
     for (const socket of this.tooBusyStage.sockets) all.push(whenClosed(socket));
@@ -718,7 +726,7 @@ function ignore(): void {}
 function pickAdmission(options: object): Record<string, unknown> {
   const picked: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(options)) {
-    if (value !== undefined && (key === 'allow' || key === 'deny' || key === 'maxClientsPerIp')) picked[key] = value;
+    if (value !== undefined && (ADMISSION_KEYS as readonly string[]).includes(key)) picked[key] = value;
   }
   return picked;
 }
