@@ -1,4 +1,7 @@
 import type * as net from 'node:net';
+import { unmapIPv4 } from '@ics-ts/wsocket';
+import type { TWSocketClient } from '../clients/wsocket-client';
+import type { ServerEvents } from '../events';
 import type { Listener } from '../listen/listener';
 import { ProxyHeaderDecoder } from './proxy-decoder';
 import { markProxied } from './proxy-facts';
@@ -64,6 +67,7 @@ export class ProxyHeaders {
 
   constructor(
     private readonly refuser: Refuser,
+    private readonly events: ServerEvents<TWSocketClient>,
     private readonly next: ProxiedSink,
   ) {}
 
@@ -126,6 +130,10 @@ export class ProxyHeaders {
       this.healthChecks++;
       socket.resume(); // whatever else comes is dropped
       socket.destroySoon();
+      if (this.events.wanted('proxyHealthCheck')) {
+        const check = { proxyAddr: unmapIPv4(pending.proxyAddr), proxyPort: pending.proxyPort, multiListenIndex: pending.listener.index };
+        this.events.emit('proxyHealthCheck', check);
+      }
       return;
     }
     markProxied(socket, { proxyAddrRaw: pending.proxyAddr, proxyPort: pending.proxyPort, header });
