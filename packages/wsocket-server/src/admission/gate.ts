@@ -36,7 +36,7 @@ export class AdmissionGate<C extends TWSocketClient> implements ProxiedSink {
     private readonly handshakes: TlsHandshakes,
     private readonly slots: ClientSlots<C>,
   ) {
-    this.proxyHeaders = new ProxyHeaders(refuser, this);
+    this.proxyHeaders = new ProxyHeaders(refuser, events as unknown as ServerEvents<TWSocketClient>, this);
   }
 
   /** Every socket the server holds now: clients, handshakes in progress, busy peers being turned away. */
