@@ -6,9 +6,11 @@ import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { createDevCA, createDevCertificate, DevIdentity } from '@ics-ts/ssl-context';
 import { describeWithPrograms } from '../../../test-support/outside-program';
+import { TWSocketClient, TWSocketServer, WSocketServerOptions } from '@ics-ts/wsocket-server';
 import { ProxyHeaderDecoder } from '../src/admission/proxy-decoder';
 import type { ProxyHeader, ProxyRefusal } from '../src/admission/proxy-header';
 import { RunningHaproxy, startHaproxy, HaproxyOptions } from './fixtures/proxy-haproxy';
+import { EchoClient, startServer } from './helpers';
 
 /** What the backend saw on one connection: the decoded header and the application bytes after it. */
 interface Seen {
@@ -224,5 +226,105 @@ describeWithPrograms({ haproxy: 'haproxy' }, 'PROXY headers sent by a real HAPro
   test('health checks with send-proxy-v2 arrive as LOCAL: no client endpoints, nothing after the header', async () => {
     await through({ send: 'send-proxy-v2', checkIntervalMs: 100 });
     expect(await backend.next()).toEqual({ header: { version: 2, command: 'local', endpoints: undefined, tlvs: {}, byteLength: 16 }, app: Buffer.alloc(0) });
+  });
+});
+
+/**
+ * TWSocketServer behind a real HAProxy in TCP mode: the client's address
+ * (127.0.0.9) reaches the client class, plain and TLS (ics-ts terminates TLS,
+ * HAProxy only relays), an untrusted balancer is refused, health checks do
+ * not become clients.
+ */
+describeWithPrograms({ haproxy: 'haproxy' }, 'TWSocketServer behind a real HAProxy', ({ haproxy }) => {
+  let running: RunningHaproxy | undefined;
+  let identity: DevIdentity;
+
+  beforeAll(async () => {
+    identity = await createDevCertificate({ names: ['app.example'] });
+  });
+
+  afterEach(async () => {
+    await running?.stop();
+    running = undefined;
+  });
+
+  async function serverBehind(send: HaproxyOptions['send'], options: WSocketServerOptions<EchoClient>, checkIntervalMs?: number) {
+    const server = await startServer<EchoClient>({ clientClass: EchoClient, trustedProxies: ['127.0.0.1'], ...options });
+    running = await startHaproxy({ haproxy, backendPort: server.bindPort, send, checkIntervalMs });
+    return { server, port: running.port };
+  }
+
+  /** From 127.0.0.9 through HAProxy (TLS when `tlsOptions`): sends a line, reads the first line back, closes. */
+  async function echoThrough(port: number, tlsOptions?: tls.ConnectionOptions): Promise<{ answer: string; localPort: number }> {
+    const raw = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.9' });
+    await once(raw, 'connect');
+    const localPort = raw.localPort!;
+    const socket: net.Socket = tlsOptions ? tls.connect({ socket: raw, ...tlsOptions }) : raw;
+    if (tlsOptions) await once(socket, 'secureConnect');
+    socket.write('hi there\r\n');
+    let answer = '';
+    socket.setEncoding('utf8');
+    await new Promise<void>((resolve) => {
+      socket.on('data', (text: string) => {
+        answer += text;
+        if (answer.includes('\n')) resolve();
+      });
+      socket.on('close', () => resolve());
+    });
+    socket.destroy();
+    return { answer, localPort };
+  }
+
+  test.each([
+    ['send-proxy', 'v1'],
+    ['send-proxy-v2', 'v2'],
+    ['send-proxy-v2', 'auto'],
+  ] as const)('%s to a %s listener: the client class sees 127.0.0.9 and its port; HAProxy is proxyAddr', async (send, mode) => {
+    const { server, port } = await serverBehind(send, { proxyProtocol: mode });
+    const connected = once(server, 'clientConnect') as Promise<[EchoClient]>;
+    const answer = echoThrough(port);
+    const [client] = await connected;
+    const { localPort } = await answer;
+    expect(client.peerAddr).toBe('127.0.0.9');
+    expect(client.peerPort).toBe(localPort);
+    expect(client.proxyAddr).toBe('127.0.0.1');
+    expect(client.proxy!.header.version).toBe(send === 'send-proxy' ? 1 : 2);
+    expect((await answer).answer).toBe('echo hi there\r\n');
+  });
+
+  test('TLS terminated by ics-ts behind HAProxy in TCP mode, with SNI: the handshake, the server name and the client address', async () => {
+    const { server, port } = await serverBehind('send-proxy-v2', {
+      proxyProtocol: 'v2',
+      sslEnable: true,
+      sslContext: { sslCert: identity.cert, sslKey: identity.key },
+    });
+    const connected = once(server, 'clientConnect') as Promise<[EchoClient]>;
+    const answer = echoThrough(port, { servername: 'app.example', ca: identity.cert });
+    const [client] = await connected;
+    expect(client.tls!.serverName).toBe('app.example');
+    expect(client.peerAddr).toBe('127.0.0.9');
+    expect((await answer).answer).toBe('echo hi there\r\n');
+  });
+
+  test('HAProxy not in trustedProxies: its connection is refused, no client made', async () => {
+    const { server, port } = await serverBehind('send-proxy-v2', { proxyProtocol: 'v2', trustedProxies: ['10.0.0.0/8'] });
+    const refused = once(server, 'refused');
+    const { answer } = await echoThrough(port);
+    expect(answer).toBe('');
+    expect((await refused)[0]).toMatchObject({ reason: 'proxyUntrusted', peerAddr: '127.0.0.1' });
+    expect(server.clientCount).toBe(0);
+  });
+
+  test('health checks (LOCAL) are answered with a close and never become clients', async () => {
+    const { server } = await serverBehind('send-proxy-v2', { proxyProtocol: 'v2' }, 50);
+    let connects = 0;
+    server.on('clientConnect', () => connects++);
+    const [first] = await once(server, 'proxyHealthCheck');
+    expect(first).toEqual({ proxyAddr: '127.0.0.1', proxyPort: expect.any(Number), multiListenIndex: -1 });
+    await once(server, 'proxyHealthCheck');
+    expect(server.proxyHeaders.healthChecks).toBeGreaterThanOrEqual(2);
+    expect(connects).toBe(0);
+    expect(server.clientCount).toBe(0);
+    expect(server.refusals.proxyHeader).toBe(0);
   });
 });

@@ -129,7 +129,9 @@ describe('a listener that reads PROXY headers', () => {
     const server = await proxyServer();
     let connects = 0;
     server.on('clientConnect', () => connects++);
+    const checked = once(server, 'proxyHealthCheck');
     const peer = await balancer(server.bindPort, encodeV2({ command: 'local' }));
+    expect((await checked)[0]).toEqual({ proxyAddr: '127.0.0.1', proxyPort: peer.localPort, multiListenIndex: -1 });
     const hadError = await peer.closed;
     expect(hadError).toBe(false);
     expect(peer.sawEnd).toBe(true);
