@@ -9,6 +9,13 @@
  *  net-after-fin (for information): the same, but it ends only after the
  *          client's FIN, the close order of any server that keeps its client
  *          (so the client, not the server, holds TIME_WAIT).
+ *  ics-ts-proxy-v2 (--impls): the ics-ts server behind a load balancer: the
+ *          listener reads a PROXY v2 header (proxyProtocol 'v2', trustedProxies
+ *          127.0.0.0/8), which the load generator sends first on each
+ *          connection (a different client address and port each time); the
+ *          difference with ics-ts is what the header costs per connection.
+ *  ics-ts-proxy-v2-line (--impls): the same, with a first line in the same
+ *          packet as the header: what putting those bytes back costs (unshift).
  */
 const net = require('node:net');
 const { rateRound, rate, cpuPer } = require('../lib/rounds');
@@ -47,7 +54,10 @@ module.exports = {
   ],
 
   async round(ctx, impl, p) {
-    const r = await rateRound(ctx, impl, {}, { concurrency: p.concurrency });
+    const r = await rateRound(ctx, impl, {}, {
+      concurrency: p.concurrency,
+      proxyV2: impl === 'ics-ts-proxy-v2' ? true : impl === 'ics-ts-proxy-v2-line' ? 'with-line' : undefined,
+    });
     const n = r.l1.counters.done - r.l0.counters.done;
     if (!(n > 0)) throw new Error(`no connection completed (${JSON.stringify(r.l1.counters)})`);
     return {
@@ -65,6 +75,18 @@ module.exports = {
       const { startServer, LineClient } = require('../lib/ics');
       const server = await startServer({ clientClass: LineClient, banner: BANNER });
       return { port: server.bindPort, stats: () => ({ clients: server.clientCount }) };
+    },
+    // Ablation server (--impls): the same behind a load balancer sending PROXY v2 headers.
+    async 'ics-ts-proxy-v2'() {
+      const { startServer, LineClient } = require('../lib/ics');
+      const server = await startServer({ clientClass: LineClient, banner: BANNER, proxyProtocol: 'v2', trustedProxies: ['127.0.0.0/8'] });
+      return {
+        port: server.bindPort,
+        stats: () => ({ clients: server.clientCount, proxyDecoded: server.proxyHeaders.decoded, proxyRefused: server.refusals.proxyHeader }),
+      };
+    },
+    'ics-ts-proxy-v2-line'() {
+      return module.exports.server['ics-ts-proxy-v2']();
     },
     net() {
       return lineThenEndServer((onConnection) => net.createServer(onConnection), BANNER);
