@@ -7,7 +7,7 @@ import { ProxyHeaderDecoder } from './proxy-decoder';
 import { markProxied } from './proxy-facts';
 import type { ProxyHeader, ProxyProtocolMode, ProxyRefusal } from './proxy-header';
 import { PROXY_REFUSALS } from './proxy-header';
-import type { ProxyPolicy } from './proxy-policy';
+import { isTrustedProxy, ProxyPolicy } from './proxy-policy';
 import type { Refuser } from './refuser';
 
 /** Why a header did not come through: the decoder's refusals, or its deadline. */
@@ -38,8 +38,8 @@ const SWEEP_MIN_MS = 10;
 const SWEEP_MAX_MS = 1000;
 
 /**
- * The PROXY header stage, first on listeners with proxyProtocol (the gate has
- * checked the peer is a trusted balancer): reads the header with its own
+ * The PROXY header stage, first on listeners with proxyProtocol: refuses a
+ * peer that is not a trusted balancer, then reads the header with its own
  * deadline (one sweep timer for all pending headers, none per socket) and the
  * decoder's byte bound, then hands the connection on with the client's
  * address, so allow/deny, the accept filter, per-address limits and the TLS
@@ -72,6 +72,15 @@ export class ProxyHeaders {
   ) {}
 
   start(socket: net.Socket, listener: Listener, policy: ProxyPolicy, proxyAddr: string, proxyPort: number): void {
+    if (proxyAddr === '') {
+      // No peer address: the connection was reset before it was taken from the
+      // accept queue (HAProxy's connect-only health checks close that way).
+      this.failures.truncated++;
+      return this.refuser.refuse(socket, 'proxyHeader', listener, proxyAddr, proxyPort, 'PROXY header: truncated (reset before it was accepted)');
+    }
+    if (!isTrustedProxy(policy, proxyAddr)) {
+      return this.refuser.refuse(socket, 'proxyUntrusted', listener, proxyAddr, proxyPort, 'not in trustedProxies');
+    }
     (socket as PendingSocket)[PENDING] = {
       stage: this,
       decoder: new ProxyHeaderDecoder(policy.mode as ProxyProtocolMode, policy.maxBytes),
