@@ -7,7 +7,6 @@ import type { Listener } from '../listen/listener';
 import type { ServerSettings } from '../options/server-settings';
 import type { TlsHandshakes } from '../tls/handshakes';
 import type { ClientSlots } from './client-slots';
-import { isTrustedProxy } from './proxy-policy';
 import { ProxiedSink, ProxyHeaders } from './proxy-stage';
 import type { Refuser } from './refuser';
 import type { TooBusy } from './too-busy';
@@ -54,12 +53,7 @@ export class AdmissionGate<C extends TWSocketClient> implements ProxiedSink {
       return this.refuser.refuse(socket, 'maxConnections', listener, peerAddr, peerPort, `maxConnections ${max}`);
     }
     const proxy = listener.policy.proxy;
-    if (proxy !== undefined && proxy.mode !== 'off') {
-      if (!isTrustedProxy(proxy, peerAddr)) {
-        return this.refuser.refuse(socket, 'proxyUntrusted', listener, peerAddr, peerPort, 'not in trustedProxies');
-      }
-      return this.proxyHeaders.start(socket, listener, proxy, peerAddr, peerPort);
-    }
+    if (proxy !== undefined && proxy.mode !== 'off') return this.proxyHeaders.start(socket, listener, proxy, peerAddr, peerPort);
     this.admitPeer(socket, listener, peerAddr, peerPort);
   }
 
