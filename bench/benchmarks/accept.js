@@ -16,6 +16,8 @@
  *          difference with ics-ts is what the header costs per connection.
  *  ics-ts-proxy-v2-line (--impls): the same, with a first line in the same
  *          packet as the header: what putting those bytes back costs (unshift).
+ *  ics-ts-line (--impls): ics-ts with that first line and no header, the
+ *          reference for ics-ts-proxy-v2-line.
  */
 const net = require('node:net');
 const { rateRound, rate, cpuPer } = require('../lib/rounds');
@@ -57,6 +59,7 @@ module.exports = {
     const r = await rateRound(ctx, impl, {}, {
       concurrency: p.concurrency,
       proxyV2: impl === 'ics-ts-proxy-v2' ? true : impl === 'ics-ts-proxy-v2-line' ? 'with-line' : undefined,
+      firstLine: impl === 'ics-ts-line',
     });
     const n = r.l1.counters.done - r.l0.counters.done;
     if (!(n > 0)) throw new Error(`no connection completed (${JSON.stringify(r.l1.counters)})`);
@@ -84,6 +87,9 @@ module.exports = {
         port: server.bindPort,
         stats: () => ({ clients: server.clientCount, proxyDecoded: server.proxyHeaders.decoded, proxyRefused: server.refusals.proxyHeader }),
       };
+    },
+    'ics-ts-line'() {
+      return module.exports.server['ics-ts']();
     },
     'ics-ts-proxy-v2-line'() {
       return module.exports.server['ics-ts-proxy-v2']();

@@ -128,6 +128,7 @@ function connectLoop(opts, concurrency) {
     const c = connectOnce(opts, opts.ephemeralPorts ? undefined : nextSource());
     // Sent once connected, before anything else; 'with-line': a first line in the same write (the server puts it back on the socket).
     if (opts.proxyV2) c.write(opts.proxyV2 === 'with-line' ? Buffer.concat([proxyV2Header(started), FIRST_LINE]) : proxyV2Header(started));
+    else if (opts.firstLine) c.write(FIRST_LINE); // the same line without a header: the reference for 'with-line'
     let got = false;
     c.on('data', () => {
       if (got) return;
