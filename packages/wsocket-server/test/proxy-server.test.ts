@@ -5,7 +5,8 @@ import * as tls from 'node:tls';
 import { createDevCertificate, DevIdentity } from '@ics-ts/ssl-context';
 import { Refusal, TWSocketClient, TWSocketServer, WSocketServerOptions } from '@ics-ts/wsocket-server';
 import { encodeV1, encodeV2 } from './fixtures/proxy-encoder';
-import { EchoClient, Peer, startServer } from './helpers';
+import { EchoClient, Peer, startServer, track } from './helpers';
+import { freePort } from './fixtures/proxy-haproxy';
 import { trackSocket } from './tls-peer';
 
 /**
@@ -264,6 +265,23 @@ describe('PROXY options', () => {
   ])('%j is refused', (options, type, message) => {
     expect(make(options as WSocketServerOptions)).toThrow(type);
     expect(make(options as WSocketServerOptions)).toThrow(message);
+  });
+
+  test('an IcsHost binding reads headers when its host says so (the host names its balancers too)', async () => {
+    const port = await freePort();
+    const server = track(
+      new TWSocketServer({
+        clientClass: EchoClient,
+        icsHosts: [{ hostNames: ['a.test'], bindIpAddr: '127.0.0.1', bindNonPort: port, proxyProtocol: 'v1', trustedProxies: ['127.0.0.0/8'] }],
+      }),
+    );
+    await server.listen();
+    const connected = once(server, 'clientConnect');
+    await balancer(port, encodeV1(client('198.51.100.4', 4)));
+    expect(((await connected) as [EchoClient])[0].peerAddr).toBe('198.51.100.4');
+    expect(() => new TWSocketServer({ icsHosts: [{ hostNames: ['b.test'], bindNonPort: 7000, proxyProtocol: 'v2' }] })).toThrow(
+      /icsHosts\[0\]\.proxyProtocol "v2" needs option icsHosts\[0\]\.trustedProxies/,
+    );
   });
 
   test('a listener inherits the server\'s trustedProxies; proxyProtocol off on an item reads no header there', async () => {
