@@ -23,6 +23,7 @@ import { IcsHost, IcsHostOptions } from './hosts/ics-host';
 import { Listener, ListenerSpec, ListenerStatus } from './listen/listener';
 import { ListenerSet } from './listen/listener-set';
 import { resolvePolicy } from './options/admission-options';
+import type { ProxyFailureReason } from './admission/proxy-stage';
 import { MultiListenItem, listenerSpecFromItem } from './options/multi-listen-options';
 import {
   SERVER_DEFAULTS,
@@ -254,6 +255,12 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     return this.handshakes.failures;
   }
 
+  /** PROXY headers read (health checks included), health checks (v2 LOCAL, closed cleanly), headers refused by reason. */
+  get proxyHeaders(): { decoded: number; healthChecks: number; pending: number; failures: Readonly<Record<ProxyFailureReason, number>> } {
+    const stage = this.gate.proxyHeaders;
+    return { decoded: stage.decoded, healthChecks: stage.healthChecks, pending: stage.pending.size, failures: stage.failures };
+  }
+
   /** Connections refused since the server was made, by reason (every admission stage's). */
   get refusals(): Readonly<RefusalCounts> {
     return this.refuser.counts;
@@ -377,8 +384,9 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   async shutdown(options: number | ShutdownOptions = {}): Promise<ShutdownResult> {
     const { timeout, notice, signal } = checkShutdownOptions(options);
     await this.close();
-    // Connections still in their TLS handshake never become clients now.
+    // Connections still in their TLS handshake, or still sending their PROXY header, never become clients now.
     this.handshakes.destroyAll();
+    this.gate.proxyHeaders.destroyAll();
     const clients = [...this.clients];
     const result: ShutdownResult = { clients: clients.length, closed: 0, aborted: 0 };
     const all = clients.map((client) => this.list.whenGone(client));

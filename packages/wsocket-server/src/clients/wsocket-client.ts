@@ -1,4 +1,5 @@
 import { TWSocket } from '@ics-ts/wsocket';
+import type { ProxiedConnection } from '../admission/proxy-facts';
 import type { IcsHost } from '../hosts/ics-host';
 import type { TWSocketServer } from '../server';
 import { TlsFacts, readTlsFacts } from '../tls/tls-facts';
@@ -95,6 +96,24 @@ export class TWSocketClient extends TWSocket {
       this.ownTlsFacts = readTlsFacts(socket);
     }
     return this.ownTlsFacts;
+  }
+
+  /**
+   * The load balancer and its PROXY header (version, the client's and the
+   * balancer's endpoints, the v2 TLVs) when the listener reads one; peerAddr
+   * is then the client's address from the header.
+   */
+  get proxy(): ProxiedConnection | undefined {
+    return this.connection.proxy;
+  }
+
+  /** The load balancer's address ('' when the connection came without a PROXY header). */
+  get proxyAddr(): string {
+    return this.connection.proxyAddr;
+  }
+
+  get proxyPort(): number {
+    return this.connection.proxyPort;
   }
 
   /** The connection is TLS (its listener had sslEnable). */

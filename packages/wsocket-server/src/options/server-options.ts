@@ -121,6 +121,7 @@ const KNOWN_KEYS = new Set([
   'lineEnd', 'maxClients', 'tooBusyCloseTimeout', 'container', 'connectionContainer', 'registry', 'multiListenSockets', 'sslEnable',
   'sslContext', 'sslHandshakeTimeout', 'icsHosts', 'sniUnknown', 'sniMissing', 'sslCertRecheckInterval',
   'clientDefaults', 'bannerTooBusyPerIp', 'maxConnections', 'maxHandshakes', 'maxHandshakesPerIp', 'allow', 'deny', 'maxClientsPerIp', 'acceptFilter',
+  'proxyProtocol', 'trustedProxies', 'proxyHeaderTimeout', 'proxyHeaderMaxBytes',
 ]);
 
 /** Options the host table replaces: giving one of them with icsHosts is a mistake. */
