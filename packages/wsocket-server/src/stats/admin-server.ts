@@ -16,7 +16,7 @@ const LIMITS = {
   headerCount: 40,
   /** A path longer than this is no route of ours. */
   pathLength: 256,
-  /** No route takes a body: any declared body is refused. */
+  /** A peer that has not sent its whole header by then is dropped (slowloris). */
   headersTimeoutMs: 5_000,
   requestTimeoutMs: 10_000,
   keepAliveTimeoutMs: 5_000,
@@ -95,6 +95,8 @@ export class AdminServer {
       headersTimeout: LIMITS.headersTimeoutMs,
       requestTimeout: LIMITS.requestTimeoutMs,
       keepAliveTimeout: LIMITS.keepAliveTimeoutMs,
+      // The header and request deadlines are enforced by this sweep (Node's default is every 30 s).
+      connectionsCheckingInterval: 1_000,
       joinDuplicateHeaders: false,
     });
     this.http[OWNER] = this;
