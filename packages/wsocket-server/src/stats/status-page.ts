@@ -29,9 +29,10 @@ main{padding:22px 28px 40px;max-width:1400px;margin:0 auto}
 .kpi .value{font-size:24px;font-weight:650;margin-top:2px;font-variant-numeric:tabular-nums}
 .kpi .sub{color:var(--muted);font-size:12px;font-variant-numeric:tabular-nums}
 .kpi.alert .value{color:var(--bad)}
-.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px;margin-bottom:16px}
+.grid2,.grid3{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px;margin-bottom:16px}
+.grid3{grid-template-columns:repeat(auto-fit,minmax(360px,1fr))}
 .card{padding:14px 16px;margin-bottom:16px;overflow-x:auto}
-.grid2 .card{margin-bottom:0}
+.grid2 .card,.grid3 .card{margin-bottom:0}
 .card h2{font-size:14px;margin:0 0 10px;font-weight:650;display:flex;align-items:center;gap:10px}
 .card h2 .count{color:var(--muted);font-weight:500}
 .card h2 .spacer{flex:1}
@@ -56,7 +57,7 @@ button.danger:hover{border-color:var(--bad);color:var(--bad)}
 .token{display:flex;gap:6px;align-items:center;font-size:13px}
 .token input{font:inherit;font-size:13px;padding:4px 8px;border:1px solid var(--line);border-radius:6px;background:var(--bg);color:var(--text);width:190px}
 .token.wanted input{border-color:var(--warn);box-shadow:0 0 0 3px var(--warn-soft)}
-#message{min-height:20px;margin:-6px 0 10px;font-size:13px}
+#message{margin:-8px 0 12px;font-size:13px}#message:empty{display:none}
 #message.ok{color:var(--ok)}#message.bad{color:var(--bad)}
 .chart{position:relative;height:150px}
 .chart svg{width:100%;height:150px;display:block}
@@ -247,34 +248,34 @@ function drawCharts(h) {
     clients.appendChild(svg('line', { x1: 0, x2: W, y1: H * g / 4, y2: H * g / 4, class: 'c-grid', 'vector-effect': 'non-scaling-stroke' }));
     refusals.appendChild(svg('line', { x1: 0, x2: W, y1: H * g / 4, y2: H * g / 4, class: 'c-grid', 'vector-effect': 'non-scaling-stroke' }));
   }
-  var span = Math.max(h.intervalMs * 10, samples.length > 1 ? samples[samples.length - 1].t - samples[0].t : 0);
-  setField('chartSpan', duration(span));
+  // Samples are taken every intervalMs: spaced by index, the newest at the right edge.
+  setField('chartSpan', duration(Math.max(1, samples.length - 1) * h.intervalMs));
   if (samples.length === 0) return;
-  var t1 = samples[samples.length - 1].t, t0 = t1 - span;
-  var x = function (t) { return (W * (t - t0)) / span; };
+  var n = samples.length;
+  var x = function (i) { return n === 1 ? W : (W * i) / (n - 1); };
   var maxClients = Math.max(1, Math.max.apply(null, samples.map(function (p) { return p.clients; })));
   setField('chartClientsMax', num(maxClients));
   var line = '', area = '';
   samples.forEach(function (p, i) {
-    var px = x(p.t).toFixed(1), py = (H - 4 - (H - 12) * p.clients / maxClients).toFixed(1);
+    var px = x(i).toFixed(1), py = (H - 4 - (H - 12) * p.clients / maxClients).toFixed(1);
     line += (i ? 'L' : 'M') + px + ' ' + py;
   });
-  area = line + 'L' + x(t1).toFixed(1) + ' ' + H + 'L' + x(samples[0].t).toFixed(1) + ' ' + H + 'Z';
+  area = line + 'L' + x(n - 1).toFixed(1) + ' ' + H + 'L' + x(0).toFixed(1) + ' ' + H + 'Z';
   clients.appendChild(svg('path', { d: area, class: 'c-area' }));
   clients.appendChild(svg('path', { d: line, class: 'c-line', 'vector-effect': 'non-scaling-stroke', 'stroke-linejoin': 'round' }));
   var last = samples[samples.length - 1];
-  clients.appendChild(svg('circle', { cx: x(last.t), cy: H - 4 - (H - 12) * last.clients / maxClients, r: 3.5, class: 'c-dot', 'vector-effect': 'non-scaling-stroke' }));
+  clients.appendChild(svg('circle', { cx: x(n - 1), cy: H - 4 - (H - 12) * last.clients / maxClients, r: 3.5, class: 'c-dot', 'vector-effect': 'non-scaling-stroke' }));
 
   var deltas = [];
   for (var i = 1; i < samples.length; i++) {
-    deltas.push({ t: samples[i].t, refused: Math.max(0, samples[i].refused - samples[i - 1].refused), failed: Math.max(0, samples[i].handshakesFailed - samples[i - 1].handshakesFailed) });
+    deltas.push({ i: i, refused: Math.max(0, samples[i].refused - samples[i - 1].refused), failed: Math.max(0, samples[i].handshakesFailed - samples[i - 1].handshakesFailed) });
   }
   var maxDelta = Math.max(1, Math.max.apply(null, deltas.map(function (d) { return d.refused + d.failed; }).concat([0])));
   setField('chartRefusalsMax', num(maxDelta));
-  var barW = Math.max(2, (W * h.intervalMs) / span - 2);
+  var barW = Math.max(2, W / Math.max(1, n - 1) - 3);
   deltas.forEach(function (d) {
     var hr = (H - 8) * d.refused / maxDelta, hf = (H - 8) * d.failed / maxDelta;
-    var bx = x(d.t) - barW;
+    var bx = x(d.i) - barW - 1;
     if (hr > 0) refusals.appendChild(svg('rect', { x: bx, y: H - hr, width: barW, height: hr, class: 'c-refused', rx: 1 }));
     if (hf > 0) refusals.appendChild(svg('rect', { x: bx, y: H - hr - hf, width: barW, height: hf, class: 'c-failed', rx: 1 }));
   });
@@ -366,9 +367,9 @@ const BODY = `
     <div class="kpi"><div class="label">TLS handshakes</div><div class="value" data-field="handshakesDone">-</div><div class="sub">completed</div></div>
     <div class="kpi"><div class="label">Received</div><div class="value" data-field="bytesIn">-</div><div class="sub">sent <span data-field="bytesOut">-</span></div></div>
     <div class="kpi"><div class="label">Queued now</div><div class="value" data-field="bytesQueued">-</div><div class="sub">to all peers</div></div>
-    <div class="kpi"><div class="label">Aborts</div><div class="value" data-field="aborts">-</div><div class="sub">timeouts <span data-field="timeouts">-</span> &middot; exceptions <span data-field="bgExceptions">-</span></div></div>
+    <div class="kpi"><div class="label">Aborts</div><div class="value" data-field="aborts">-</div><div class="sub">timeouts <span data-field="timeouts">-</span> &middot; exc. <span data-field="bgExceptions">-</span></div></div>
   </section>
-  <section class="grid2">
+  <section class="grid3">
     <div class="card"><h2>Clients <span class="count">last <span data-field="chartSpan">-</span></span><span class="spacer"></span>
       <span class="legend"><span><i class="sw-accent"></i>connected</span></span></h2>
       <div class="chart"><span class="ymax" data-field="chartClientsMax"></span><svg id="chart-clients" viewBox="0 0 600 150" preserveAspectRatio="none" role="img" aria-label="clients over time"></svg></div>
@@ -377,6 +378,9 @@ const BODY = `
       <span class="legend"><span><i class="sw-bad"></i>refused</span><span><i class="sw-warn"></i>TLS failed</span></span></h2>
       <div class="chart"><span class="ymax" data-field="chartRefusalsMax"></span><svg id="chart-refusals" viewBox="0 0 600 150" preserveAspectRatio="none" role="img" aria-label="refusals over time"></svg></div>
       <div class="axis"><span>earlier</span><span>now</span></div></div>
+    <div class="card"><h2>Refusal reasons</h2>
+      <table><thead><tr><th>stage</th><th>reason</th><th class="num">count</th><th></th></tr></thead>
+      <tbody id="reasons"></tbody></table></div>
   </section>
   <section class="card"><h2>Listeners <span class="count" data-field="listenerCount"></span></h2>
     <table><thead><tr><th></th><th>address</th><th>state</th><th></th><th class="num">clients</th><th class="num">accepted</th><th class="num">refused</th><th class="num">in</th><th class="num">out</th><th>last error</th><th></th></tr></thead>
@@ -384,14 +388,9 @@ const BODY = `
   <section class="card" id="hosts-card"><h2>Hosts <span class="count" data-field="hostCount"></span><span class="spacer"></span><button id="recheck" data-action="/recheck">Recheck certificates</button></h2>
     <table><thead><tr><th>host</th><th>names</th><th class="num">clients</th><th>certificate</th><th>expires</th><th>left</th><th>last recheck</th></tr></thead>
     <tbody id="hosts"></tbody></table></section>
-  <section class="grid2">
-    <div class="card"><h2>Clients <span class="count" data-field="clientCount"></span> <span class="count" data-field="clientsOmitted"></span></h2>
-      <table><thead><tr><th class="num">id</th><th>peer</th><th>listener</th><th>host</th><th class="num">in</th><th class="num">out</th><th class="num">queued</th><th class="num">idle</th><th class="num">connected</th><th></th></tr></thead>
-      <tbody id="clients"></tbody></table></div>
-    <div class="card"><h2>Refusal reasons</h2>
-      <table><thead><tr><th>stage</th><th>reason</th><th class="num">count</th><th></th></tr></thead>
-      <tbody id="reasons"></tbody></table></div>
-  </section>
+  <section class="card"><h2>Clients <span class="count" data-field="clientCount"></span> <span class="count" data-field="clientsOmitted"></span></h2>
+    <table><thead><tr><th class="num">id</th><th>peer</th><th>listener</th><th>host</th><th class="num">in</th><th class="num">out</th><th class="num">queued</th><th class="num">idle</th><th class="num">connected</th><th></th></tr></thead>
+    <tbody id="clients"></tbody></table></section>
   <footer>raw figures: <a href="metrics">/metrics</a> (Prometheus) &middot; <a href="stats">/stats</a> (JSON) &middot; refreshed every 2 s</footer>
 </main>
 `;
