@@ -13,7 +13,7 @@ import { ClientFactory, injectionProblem } from './clients/client-factory';
 import { ClientList } from './clients/client-list';
 import { ClientClassRef, ClientClassRegistry, ClientConstructor, clientClassRegistry, isClientClass } from './clients/client-registry';
 import { ClientStarter } from './clients/client-starter';
-import { TWSocketClient } from './clients/wsocket-client';
+import { INFO, TWSocketClient } from './clients/wsocket-client';
 import { CertRecheck, ListenFailure, ServerEvents, ServerState, WSocketServerEvents } from './events';
 import { HostBinding, SniPolicy, SniSelector, buildBindings } from './hosts/host-table';
 import { HostsValidation, reportHosts } from './hosts/host-report';
@@ -40,6 +40,10 @@ import type { ServerSettings } from './options/server-settings';
 import { HandshakeFailureReason } from './tls/handshake';
 import { TlsHandshakes } from './tls/handshakes';
 import { widenedContext } from './tls/widened-context';
+import { AdminServer } from './stats/admin-server';
+import type { AdminTarget, RecheckOutcome } from './stats/admin-target';
+import { IdleClock, collectStats } from './stats/server-stats';
+import type { ServerStats, StatsRequest } from './stats/stats-types';
 
 export type { CertRecheck, ListenFailure, ServerState, TooBusyInfo, WSocketServerEvents } from './events';
 
@@ -96,6 +100,14 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   /** close() calls so far: an add asked for before a close is dropped. */
   private closeCount = 0;
 
+  // ---- what stats() reads beside the stages' counters
+  private readonly startedAt = Date.now();
+  private readonly idleClock = new IdleClock();
+  /** The last recheckSslCerts() outcome per TLS host. */
+  private readonly lastRecheck = new Map<string, { at: string; ok: boolean; error?: string }>();
+  /** The admin listener (options.admin), opened by the first listen, closed by shutdown. */
+  private readonly admin: AdminServer | undefined;
+
   constructor(options: WSocketServerOptions<C> = {}) {
     super();
     if (options === null || typeof options !== 'object') {
@@ -136,6 +148,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     this.sniUnknown = checkSniPolicy(options.sniUnknown ?? 'default', WHERE, 'sniUnknown');
     this.sniMissing = checkSniPolicy(options.sniMissing ?? 'default', WHERE, 'sniMissing');
     this.recheckIntervalMs = checkCount(options.sslCertRecheckInterval ?? 0, WHERE, 'sslCertRecheckInterval');
+    this.admin = options.admin === undefined ? undefined : newAdminServer(this.adminTarget(), options.admin);
 
     this.events = new ServerEvents<C>(this);
     const events = this.events as unknown as ServerEvents<TWSocketClient>;
@@ -302,6 +315,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     const open = this.listenerList.find((l) => l.state === 'listening');
     if (open) throw new Error(`${WHERE}: already listening on ${open.url}`);
     await this.guardListen(async () => {
+      await this.openAdmin();
       const opened: Listener[] = [];
       try {
         for (const listener of this.listenerList) {
@@ -329,6 +343,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   async multiListenEx(): Promise<ListenFailure[]> {
     const failures: ListenFailure[] = [];
     await this.guardListen(async () => {
+      await this.openAdmin();
       for (const listener of this.listenerList) {
         if (listener.state === 'listening' || listener.retired) continue;
         try {
@@ -428,6 +443,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    */
   async shutdown(timeoutMs = 5000): Promise<void> {
     await this.close();
+    await this.admin?.close();
     // Connections still in their TLS handshake never become clients now.
     this.handshakes.destroyAll();
     const all = this.clients.map((client) => this.list.whenGone(client));
@@ -469,10 +485,12 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    */
   recheckSslCerts(): CertRecheck {
     const result: CertRecheck = { reloaded: [], failed: [] };
+    const at = new Date().toISOString();
     for (const host of this.hostList) {
       const outcome = host.sslContext?.reload();
       if (outcome?.changed) result.reloaded.push(host.hostTag);
       else if (outcome?.error) result.failed.push({ hostTag: host.hostTag, error: outcome.error });
+      if (outcome) this.lastRecheck.set(host.hostTag, outcome.error ? { at, ok: false, error: outcome.error.message } : { at, ok: true });
     }
     // A listener's widened copy of its default host's context reads the same files: keep it in step
     // (its outcome is the default host's, already reported).
@@ -621,6 +639,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   /** Aborts a client; resolves once clientDisconnect has fired and it left the list. */
   disconnect(client: C): Promise<void> {
     if (!this.list.has(client)) return Promise.resolve();
+    const tally = client[INFO].tally;
+    if (tally) tally.aborts++;
     const gone = this.list.whenGone(client);
     client.abort();
     return gone;
@@ -628,6 +648,77 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
 
   async disconnectAll(): Promise<void> {
     await Promise.all(this.clients.map((client) => this.disconnect(client)));
+  }
+
+  // ---- statistics and the admin listener -----------------------------------------------
+
+  /**
+   * A snapshot of the server (see ServerStats): totals, each listener, each
+   * host, a row per client (the first `maxClients` when given). Costs one pass
+   * over the clients when called; the counters behind it are kept in place by
+   * the stages, with no allocation per connection.
+   */
+  stats(request: StatsRequest = {}): ServerStats {
+    if (request === null || typeof request !== 'object') throw new TypeError(`${WHERE}: stats() takes { maxClients }, got ${describe(request)}`);
+    const limit = request.maxClients;
+    if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0)) {
+      throw new RangeError(`${WHERE}: stats() maxClients must be an integer >= 0, got ${describe(limit)}`);
+    }
+    return collectStats(
+      {
+        state: this.currentState,
+        startedAt: this.startedAt,
+        listeners: this.listenerList,
+        accepted: this.gate.accepted,
+        refused: this.refuser.counts,
+        handshakesDone: this.handshakes.done,
+        handshakesFailed: this.handshakes.failures,
+        clientsPeak: this.list.peak,
+        bgExceptions: this.events.bgExceptions,
+        clients: this.list.all,
+        hosts: this.hostList,
+        lastRecheck: this.lastRecheck,
+        idle: this.idleClock,
+      },
+      request,
+    );
+  }
+
+  /** The admin listener's address (`http://127.0.0.1:9323`) once open; '' when off or not open. */
+  get adminUrl(): string {
+    return this.admin?.url ?? '';
+  }
+
+  /** What the admin listener (or another front end) may ask of this server: a snapshot and four actions. */
+  adminTarget(): AdminTarget {
+    return {
+      stats: (request) => this.stats(request),
+      disconnectClient: async (cliId) => {
+        const client = this.list.all.find((c) => c.cliId === cliId);
+        if (!client) return false;
+        await this.disconnect(client);
+        return true;
+      },
+      closeListener: (index) => this.closeListenSocket(index),
+      openListener: (index) => this.openListenSocket(index),
+      recheckCerts: (): RecheckOutcome => {
+        const result = this.recheckSslCerts();
+        return { reloaded: result.reloaded, failed: result.failed.map((f) => ({ hostTag: f.hostTag, error: f.error.message })) };
+      },
+    };
+  }
+
+  /** Opens the admin listener if configured and not open yet (it outlives close(), see options.admin). */
+  private async openAdmin(): Promise<void> {
+    if (!this.admin || this.admin.port !== 0) return;
+    try {
+      await this.admin.listen();
+    } catch (error) {
+      const err = error as NodeJS.ErrnoException;
+      const named = new Error(`${WHERE}: admin listener ${this.admin.options.addr}:${this.admin.options.port}: ${err.message}`, { cause: error });
+      (named as NodeJS.ErrnoException).code = err.code;
+      throw named;
+    }
   }
 
   // ---- internals ---------------------------------------------------------------------
@@ -714,6 +805,17 @@ function checkContainer(parent: unknown): DependencyContainer {
 }
 
 function ignore(): void {}
+
+/** The admin listener, its option errors named like the server's other options. */
+function newAdminServer(target: AdminTarget, options: unknown): AdminServer {
+  try {
+    return new AdminServer(target, options as ConstructorParameters<typeof AdminServer>[1]);
+  } catch (error) {
+    if (error instanceof RangeError) throw new RangeError(`${WHERE}: option ${error.message}`);
+    if (error instanceof TypeError) throw new TypeError(`${WHERE}: option ${error.message}`);
+    throw error;
+  }
+}
 
 function pickAdmission(options: object): Record<string, unknown> {
   const picked: Record<string, unknown> = {};

@@ -45,6 +45,7 @@ export class ClientStarter<C extends TWSocketClient> {
       host,
       // Read while the handshake is fresh.
       listener.spec.sslEnable ? readTlsFacts(socket) : undefined,
+      listener.tally,
     );
     const cls = host?.clientClass ?? (listener.spec.clientClass as ClientConstructor<C> | undefined) ?? this.settings.clientClass;
     let client: C;

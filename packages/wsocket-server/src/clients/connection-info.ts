@@ -1,6 +1,7 @@
 import { SocketAddresses, unmapIPv4 } from '@ics-ts/wsocket';
 import type { IcsHost } from '../hosts/ics-host';
 import type { TlsFacts } from '../tls/tls-facts';
+import type { TrafficTally } from '../stats/traffic-tally';
 
 /**
  * Per-connection facts, injectable into a client class's constructor
@@ -8,6 +9,9 @@ import type { TlsFacts } from '../tls/tls-facts';
  * The client reads its own facts from the same object, for its whole life.
  */
 export class ConnectionInfo implements SocketAddresses {
+  /** When the server admitted the connection (ms since the epoch). */
+  readonly connectedAt = Date.now();
+
   constructor(
     /** Sequential id of this connection on its server (ICS CliId). */
     readonly cliId: number,
@@ -28,6 +32,8 @@ export class ConnectionInfo implements SocketAddresses {
     readonly icsHost: IcsHost | undefined = undefined,
     /** The TLS facts, read once the handshake was done; undefined on a plain listener. */
     readonly tls: TlsFacts | undefined = undefined,
+    /** @internal The counters of the listener that accepted it. */
+    readonly tally: TrafficTally | undefined = undefined,
   ) {}
 
   /** Peer address, IPv4 peers of a dual-stack listener as plain IPv4. */
