@@ -315,7 +315,6 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     const open = this.listenerList.find((l) => l.state === 'listening');
     if (open) throw new Error(`${WHERE}: already listening on ${open.url}`);
     await this.guardListen(async () => {
-      await this.openAdmin();
       const opened: Listener[] = [];
       try {
         for (const listener of this.listenerList) {
@@ -323,6 +322,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
           await listener.open();
           opened.push(listener);
         }
+        await this.openAdmin();
       } catch (error) {
         for (const listener of opened) listener.close();
         throw error;
@@ -343,14 +343,23 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   async multiListenEx(): Promise<ListenFailure[]> {
     const failures: ListenFailure[] = [];
     await this.guardListen(async () => {
-      await this.openAdmin();
+      const opened: Listener[] = [];
       for (const listener of this.listenerList) {
         if (listener.state === 'listening' || listener.retired) continue;
         try {
           await listener.open();
+          opened.push(listener);
         } catch (error) {
           failures.push({ index: listener.index, url: listener.url, error: error as Error });
         }
+      }
+      if (opened.length === 0) return;
+      try {
+        await this.openAdmin();
+      } catch (error) {
+        // The admin listener is part of the configuration asked for: no half-started server.
+        for (const listener of opened) listener.close();
+        throw error;
       }
     });
     if (this.listenAny) this.setState('listening');
