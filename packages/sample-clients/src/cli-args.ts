@@ -15,6 +15,10 @@ export interface CliArgs {
   client?: string;
   /** --quiet: no connect/disconnect lines */
   quiet: boolean;
+  /** --status: print a running server's snapshot (through its admin listener) and exit */
+  status: boolean;
+  /** --stats-interval N: a one-line summary on stderr every N seconds */
+  statsInterval?: number;
 }
 
 /** A bad command line: exit code 2, with the message and a pointer to --help. */
@@ -44,6 +48,9 @@ Options:
   --client NAME     serve the client class registered as NAME, overrides the
                     config; without --config: on 127.0.0.1:2323, no banner
   --quiet           do not print a line per connection and disconnection
+  --status          print the status of the server this config describes (asked
+                    through its admin listener: the config's "admin") and exit
+  --stats-interval N  print a one-line summary to stderr every N seconds
   -h, --help        print this help and exit
 
 Config keys (all optional; the defaults are TWSocketServer's):
@@ -77,6 +84,10 @@ Config keys (all optional; the defaults are TWSocketServer's):
   sniUnknown, sniMissing  a TLS server name matching no host / none sent:
                  "default" host or "refuse"  ("default")
   sslCertRecheckInterval  ms between certificate file rechecks, 0 = never  (0)
+  admin          the admin HTTP listener: { "addr": "127.0.0.1", "port": 9323,
+                 "token": "..." }: GET / (status page), /metrics (Prometheus),
+                 /stats (JSON); POST actions need "Authorization: Bearer TOKEN"
+                 (docs/operating.md)  (off; the demo: 127.0.0.1:9323)
 
 Example config:
   {
@@ -113,6 +124,8 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         addr: { type: 'string' },
         client: { type: 'string' },
         quiet: { type: 'boolean', default: false },
+        status: { type: 'boolean', default: false },
+        'stats-interval': { type: 'string' },
       },
     });
   } catch (error) {
@@ -125,8 +138,18 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   for (const module of values.require) {
     if (module.trim() === '') throw new UsageError('option --require needs a module name or path');
   }
+  let statsInterval: number | undefined;
+  const interval = values['stats-interval'];
+  if (interval !== undefined) {
+    statsInterval = Number(interval);
+    if (!/^\d+$/.test(interval.trim()) || statsInterval < 1 || statsInterval > 86400) {
+      throw new UsageError(`option --stats-interval must be a whole number of seconds from 1 to 86400, got ${JSON.stringify(interval)}`);
+    }
+  }
   return {
     help: values.help,
+    status: values.status,
+    statsInterval,
     config: values.config,
     require: values.require,
     port: values.port,

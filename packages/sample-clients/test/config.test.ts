@@ -45,7 +45,7 @@ test('--port and --addr on a host table: consecutive ports from N, every host on
 
 test('config keys are the JSON-friendly TWSocketServer options', () => {
   expect([...CONFIG_KEYS].sort()).toEqual(
-    ['addr', 'banner', 'bannerTooBusy', 'clientClass', 'icsHosts', 'ipv6Only', 'lineEnd', 'listenBacklog', 'listenPolicy',
+    ['addr', 'admin', 'banner', 'bannerTooBusy', 'clientClass', 'icsHosts', 'ipv6Only', 'lineEnd', 'listenBacklog', 'listenPolicy',
       'maxClients', 'multiListenSockets', 'port', 'sniMissing', 'sniUnknown', 'socketFamily', 'sslCertRecheckInterval',
       'sslContext', 'sslEnable', 'sslHandshakeTimeout', 'tooBusyCloseTimeout'],
   );
