@@ -166,7 +166,9 @@ describe('server.stats() with real traffic', () => {
     expect(tls.handshakesFailed).toMatchObject({ sni: 1, protocol: 1, timeout: 1 });
     expect(plain).toMatchObject({ accepted: 1, admitted: 1, handshakesDone: 0 });
     expect(sum(plain.handshakesFailed)).toBe(0);
-    expect(tls.bytesIn).toBeGreaterThan(plain.bytesIn); // TLS records, not just the line
+    // Application bytes: the line and its echo, not the TLS records that carried them.
+    expect([tls.bytesIn, tls.bytesOut]).toEqual(['secure\r\n'.length, 'echo secure\r\n'.length]);
+    expect([plain.bytesIn, plain.bytesOut]).toEqual([0, 0]);
 
     expect(stats.hosts).toHaveLength(1);
     const host = stats.hosts[0];

@@ -5,8 +5,9 @@
  *
  * Counters (`accepted`, `refused`, `bytesIn`...) only grow for the life of the
  * server; gauges (`clientsNow`, `bytesQueued`) are the value at `at`. Byte
- * counters are what the sockets read and wrote (TLS records included on a TLS
- * listener), closed connections included.
+ * counters are the application's bytes (on a TLS listener: after decryption,
+ * before encryption; TLS records and handshakes are not counted), closed
+ * connections included.
  */
 export interface ServerStats {
   /** ISO 8601 time of the snapshot. */
