@@ -1,6 +1,6 @@
 /**
- * The admin listener against a real TWSocketServer (through the test adapter
- * over its public methods): the routes, the token rule, and what an attacker
+ * The admin listener against a real TWSocketServer (server.adminTarget(): its
+ * stats() and public actions): the routes, the token rule, and what an attacker
  * would send (oversized headers, bodies, long paths, foreign Host names,
  * wrong tokens, too many connections).
  */
@@ -11,7 +11,6 @@ import { resolveAdminOptions } from '../src/stats/admin-options';
 import type { AdminOptions } from '../src/stats/admin-options';
 import type { ServerStats } from '../src/stats/stats-types';
 import { EchoClient, Peer, connectClient, disconnects, startServer } from './helpers';
-import { StatsAdapter } from './stats-adapter';
 import { freePorts } from './fixtures/ics-hosts-support';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -27,11 +26,10 @@ afterEach(async () => {
 
 async function startAdmin(options: Partial<AdminOptions> = {}) {
   const server = await startServer({ banner: 'hi', clientClass: EchoClient, multiListenSockets: [{ addr: '127.0.0.1', port: 0 }] });
-  const adapter = new StatsAdapter(server);
-  const admin = new AdminServer(adapter, { port: 0, ...options });
+  const admin = new AdminServer(server.adminTarget(), { port: 0, ...options });
   admins.add(admin);
   await admin.listen();
-  return { server, adapter, admin, url: admin.url };
+  return { server, admin, url: admin.url };
 }
 
 function post(url: string, token?: string): Promise<Response> {
@@ -200,7 +198,7 @@ describe('admin actions and the token rule', () => {
   test('an open that cannot listen is 409 with the reason', async () => {
     const [port] = await freePorts('127.0.0.1', 1);
     const server = await startServer({ multiListenSockets: [{ addr: '127.0.0.1', port }] });
-    const admin = new AdminServer(new StatsAdapter(server), { port: 0, token: TOKEN });
+    const admin = new AdminServer(server.adminTarget(), { port: 0, token: TOKEN });
     admins.add(admin);
     await admin.listen();
     const url = admin.url;
@@ -226,6 +224,36 @@ describe('admin actions and the token rule', () => {
 });
 
 describe('admin under hostile input', () => {
+  test('a target of its own (not a TWSocketServer) whose stats() throws: 500 with the message, the listener carries on', async () => {
+    let calls = 0;
+    const admin = new AdminServer(
+      {
+        stats: () => {
+          calls++;
+          throw new Error('snapshot <b>failed</b>');
+        },
+        disconnectClient: async () => false,
+        closeListener: () => {
+          throw new RangeError('no such listener');
+        },
+        openListener: async () => undefined,
+        recheckCerts: () => ({ reloaded: [], failed: [] }),
+      },
+      { port: 0, token: TOKEN },
+    );
+    admins.add(admin);
+    await admin.listen(); // its first chart sample failed: a gap, not a crash
+    const broken = await fetch(`${admin.url}/stats`);
+    expect(broken.status).toBe(500);
+    expect(broken.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(await broken.json()).toEqual({ error: 'snapshot <b>failed</b>' });
+    expect((await fetch(`${admin.url}/metrics`)).status).toBe(500);
+    expect(((await (await fetch(`${admin.url}/history`)).json()) as { samples: unknown[] }).samples).toEqual([]);
+    expect((await post(`${admin.url}/listeners/3/close`, TOKEN)).status).toBe(404);
+    expect((await post(`${admin.url}/clients/9/disconnect`, TOKEN)).status).toBe(404);
+    expect(calls).toBe(3);
+  });
+
   test('headers over 8 KiB: 431 and the connection closed', async () => {
     const { admin } = await startAdmin();
     const answer = await raw(admin.port, `GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Fill: ${'a'.repeat(9000)}\r\n\r\n`);

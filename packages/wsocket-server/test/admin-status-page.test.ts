@@ -17,7 +17,6 @@ import type { ServerStats } from '../src/stats/stats-types';
 import { ClassA, ClassB, freePorts } from './fixtures/ics-hosts-support';
 import { Peer, connectPeer, disconnects, track } from './helpers';
 import { TlsPeer, connectTls } from './tls-peer';
-import { StatsAdapter } from './stats-adapter';
 
 // The callbacks handed to page.evaluate / waitForFunction run in the browser: the DOM globals they use.
 interface BrowserElement {
@@ -81,9 +80,8 @@ describeWithPrograms({ chromium: 'chromium' }, 'status page in chromium', ({ chr
         ],
       }),
     );
-    const adapter = new StatsAdapter(server);
     await server.listen();
-    const admin = new AdminServer(adapter, { port: 0, token: TOKEN, sampleInterval: 1000 });
+    const admin = new AdminServer(server.adminTarget(), { port: 0, token: TOKEN, sampleInterval: 1000 });
     admins.push(admin);
     await admin.listen();
 
@@ -121,7 +119,7 @@ describeWithPrograms({ chromium: 'chromium' }, 'status page in chromium', ({ chr
     admin.sample();
 
     const page = await openPage(admin.url);
-    const expected: ServerStats = adapter.stats();
+    const expected: ServerStats = server.stats();
     await shows(page, 'accepted', expected.totals.accepted.toLocaleString('en-US'));
     expect(await field(page, 'clientsNow')).toBe(String(expected.totals.clientsNow));
     expect(expected.totals.clientsNow).toBe(6);
@@ -188,7 +186,7 @@ describeWithPrograms({ chromium: 'chromium' }, 'status page in chromium', ({ chr
     const tag = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>';
     const server = track(new TWSocketServer({ icsHosts: [{ hostTag: tag, hostNames: ['localhost'], bindIpAddr: '127.0.0.1', bindNonPort: plainPort }] }));
     await server.listen();
-    const admin = new AdminServer(new StatsAdapter(server), { port: 0 });
+    const admin = new AdminServer(server.adminTarget(), { port: 0 });
     admins.push(admin);
     await admin.listen();
     await connectPeer(server, () => Peer.connect(plainPort));

@@ -9,7 +9,6 @@ import { registerStatsCollector } from '../src/stats/prom-collector';
 import { writePrometheusText } from '../src/stats/prom-text';
 import type { ServerStats, TrafficCounters } from '../src/stats/stats-types';
 import { EchoClient, Peer, connectClient, startServer } from './helpers';
-import { StatsAdapter } from './stats-adapter';
 
 interface ParsedFamily {
   name: string;
@@ -150,7 +149,6 @@ describe('Prometheus text', () => {
 
   test('a real server with traffic: the snapshot and its text agree', async () => {
     const server = await startServer({ banner: 'hello', maxClients: 2, clientClass: EchoClient, multiListenSockets: [{ addr: '127.0.0.1', port: 0 }] });
-    const adapter = new StatsAdapter(server);
     const a = await connectClient(server);
     expect(await a.peer.nextLine()).toBe('hello');
     expect(await a.peer.ask('some bytes')).toBe('echo some bytes');
@@ -160,7 +158,7 @@ describe('Prometheus text', () => {
     expect(await refused.nextLine()).toBe('Sorry, too many clients');
     await refused.closed;
 
-    const stats = adapter.stats();
+    const stats = server.stats();
     expect(stats.totals.clientsNow).toBe(2);
     expect(stats.totals.refused.maxClients).toBe(1);
     const parsed = parsePrometheus(writePrometheusText(metricFamilies(stats)));

@@ -30,7 +30,7 @@ main{padding:22px 28px 40px;max-width:1400px;margin:0 auto}
 .kpi .sub{color:var(--muted);font-size:12px;font-variant-numeric:tabular-nums}
 .kpi.alert .value{color:var(--bad)}
 .grid2,.grid3{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px;margin-bottom:16px}
-.grid3{grid-template-columns:repeat(auto-fit,minmax(360px,1fr))}
+.grid3{grid-template-columns:repeat(auto-fit,minmax(360px,1fr));align-items:start}
 .card{padding:14px 16px;margin-bottom:16px;overflow-x:auto}
 .grid2 .card,.grid3 .card{margin-bottom:0}
 .card h2{font-size:14px;margin:0 0 10px;font-weight:650;display:flex;align-items:center;gap:10px}
@@ -44,6 +44,7 @@ td.num,th.num{text-align:right}
 td.mono{font-family:var(--mono);font-size:13px}
 td.err{color:var(--bad);white-space:normal;max-width:340px}
 .empty{color:var(--muted);padding:10px;text-align:center}
+td.zero{color:var(--muted);font-size:12px;white-space:normal}
 .pill{display:inline-block;padding:1px 9px;border-radius:999px;font-size:12px;font-weight:600}
 .pill.ok{background:var(--ok-soft);color:var(--ok)}
 .pill.warn{background:var(--warn-soft);color:var(--warn)}
@@ -198,11 +199,13 @@ function render(s) {
     return tr;
   }), 7, 'no host');
 
-  var reasons = [];
-  Object.keys(t.refused).forEach(function (k) { reasons.push(['refused', k, t.refused[k]]); });
-  Object.keys(t.handshakesFailed).forEach(function (k) { reasons.push(['TLS handshake', k, t.handshakesFailed[k]]); });
+  // The reasons that moved, largest first; the ones still at 0 named in one muted line.
+  var reasons = [], idle = [];
+  Object.keys(t.refused).forEach(function (k) { (t.refused[k] > 0 ? reasons : idle).push(['refused', k, t.refused[k]]); });
+  Object.keys(t.handshakesFailed).forEach(function (k) { (t.handshakesFailed[k] > 0 ? reasons : idle).push(['TLS handshake', k, t.handshakesFailed[k]]); });
+  reasons.sort(function (a, b) { return b[2] - a[2]; });
   var top = Math.max(1, Math.max.apply(null, reasons.map(function (r) { return r[2]; }).concat([0])));
-  fill($('reasons'), reasons.map(function (r) {
+  var reasonRows = reasons.map(function (r) {
     var tr = el('tr');
     tr.dataset.reason = r[0] + ':' + r[1];
     tr.appendChild(td(r[0]));
@@ -210,10 +213,17 @@ function render(s) {
     tr.appendChild(td(num(r[2]), 'num'));
     var bar = el('div', null, 'bar');
     bar.style.width = (100 * r[2] / top) + '%';
-    if (r[2] === 0) bar.style.opacity = '0.15';
     tr.appendChild(td(bar, 'barcell'));
     return tr;
-  }), 4, 'nothing refused');
+  });
+  if (reasons.length > 0 && idle.length > 0) {
+    var rest = el('tr');
+    var cell = el('td', 'at 0: ' + idle.map(function (r) { return r[1]; }).join(', '), 'zero');
+    cell.colSpan = 4;
+    rest.appendChild(cell);
+    reasonRows.push(rest);
+  }
+  fill($('reasons'), reasonRows, 4, 'nothing refused, no failed handshake');
 
   setField('clientCount', num(t.clientsNow));
   setField('clientsOmitted', s.clientsOmitted > 0 ? '(' + num(s.clientsOmitted) + ' more not listed)' : '');
