@@ -22,6 +22,20 @@ class FragileClient extends EchoClient {
   }
 }
 
+/** Line mode with a short idleTimeout: a silent peer meets it. */
+class IdleBoundClient extends TWSocketClient {
+  constructor() {
+    super({ lineMode: true, idleTimeout: 300 });
+  }
+}
+
+/** Line mode with a short lineTimeout (and no idle one): a peer that never ends its line meets it. */
+class LineBoundClient extends TWSocketClient {
+  constructor() {
+    super({ lineMode: true, idleTimeout: 0, lineTimeout: 300 });
+  }
+}
+
 /** A raw connection from a chosen loopback source address; resolves when the server closed it. */
 async function connectFrom(localAddress: string, port: number): Promise<string> {
   const socket = net.connect({ port, host: '127.0.0.1', localAddress });
@@ -178,6 +192,42 @@ describe('server.stats() with real traffic', () => {
     expect(Date.parse(host.certNotAfter!)).toBe(new Date(server.icsHosts[0].sslContext!.facts.notAfter).getTime());
     expect(host.lastRecheck).toMatchObject({ ok: true });
     expect(stats.clients.every((row) => row.hostTag === 'www')).toBe(true);
+  });
+
+  test('idle and line timeouts, counted by the code the client was closed with', async () => {
+    const server = await startServer<TWSocketClient>({
+      clientClass: IdleBoundClient,
+      multiListenSockets: [{ addr: '127.0.0.1', port: 0, clientClass: LineBoundClient }],
+    });
+    const bothGone = disconnects(server, 2);
+    const silent = await connectClient(server);
+    const dripping = await connectClient(server, '127.0.0.1', {}, server.listenSockets[1].bindPort);
+    dripping.peer.send('a line that never ends');
+    await Promise.all([silent.peer.closed, dripping.peer.closed, bothGone]);
+    expect((silent.client.lastError as NodeJS.ErrnoException).code).toBe('ICS_ERR_IDLE_TIMEOUT');
+    expect((dripping.client.lastError as NodeJS.ErrnoException).code).toBe('ICS_ERR_LINE_TIMEOUT');
+    const stats = server.stats();
+    expect(stats.totals).toMatchObject({ idleTimeouts: 1, lineTimeouts: 1, clientsNow: 0, admitted: 2, aborts: 0 });
+    expect(stats.listeners.map((l) => [l.idleTimeouts, l.lineTimeouts])).toEqual([
+      [1, 0],
+      [0, 1],
+    ]);
+    expect(stats.totals.bytesIn).toBe('a line that never ends'.length); // the closed client's bytes stay counted
+  });
+
+  test('a peer that does not read: bytes queue up, then the send limit aborts it (counted as an abort)', async () => {
+    const server = await startServer({ clientClass: EchoClient });
+    const gone = disconnects(server, 1);
+    const { peer, client } = await connectClient(server);
+    peer.socket.pause();
+    client.send(Buffer.alloc(4 * 1024 * 1024, 0x62)); // one send past sendLimit (1 MiB) is taken...
+    expect(server.stats().totals.bytesQueued).toBe(client.bufferedBytes);
+    expect(client.bufferedBytes).toBeGreaterThan(1024 * 1024);
+    client.send('more'); // ...the next one aborts
+    await gone;
+    expect((client.lastError as NodeJS.ErrnoException).code).toBe('ICS_ERR_SEND_LIMIT');
+    const stats = server.stats();
+    expect(stats.totals).toMatchObject({ aborts: 1, clientsNow: 0, bytesQueued: 0, idleTimeouts: 0 });
   });
 
   test('idle and connected times; maxClients bounds the rows; bad requests named', async () => {

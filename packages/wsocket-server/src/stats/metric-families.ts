@@ -55,7 +55,7 @@ const TRAFFIC: readonly TrafficMetric[] = [
   { name: 'queued_bytes', type: 'gauge', help: 'Bytes sent by the application and not yet handed to the system, all peers.', read: (c) => c.bytesQueued },
   { name: 'idle_timeouts_total', type: 'counter', help: 'Clients closed for being silent too long.', read: (c) => c.idleTimeouts },
   { name: 'line_timeouts_total', type: 'counter', help: 'Clients closed because a line did not end in time.', read: (c) => c.lineTimeouts },
-  { name: 'aborts_total', type: 'counter', help: 'Clients aborted (disconnect, admin, exception in client code).', read: (c) => c.aborts },
+  { name: 'aborts_total', type: 'counter', help: 'Clients aborted (disconnect, admin, exception in client code, sendLimit).', read: (c) => c.aborts },
   { name: 'bg_exceptions_total', type: 'counter', help: 'Exceptions that escaped client code or event handlers.', read: (c) => c.bgExceptions },
 ];
 

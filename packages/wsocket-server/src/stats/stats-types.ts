@@ -58,7 +58,7 @@ export interface TrafficCounters {
   idleTimeouts: number;
   /** Clients closed because a line did not end in time. */
   lineTimeouts: number;
-  /** Clients aborted (disconnect(), admin, exceptions in client code). */
+  /** Clients aborted (disconnect(), admin, exceptions in client code, a peer over sendLimit). */
   aborts: number;
   /** Exceptions that escaped client code or event handlers. */
   bgExceptions: number;

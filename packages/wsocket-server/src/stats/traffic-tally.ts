@@ -3,6 +3,8 @@ import { HANDSHAKE_FAILURE_REASONS, HandshakeFailureReason } from '../tls/handsh
 /** The stable codes (wsocket's error catalog) a client is closed with when a deadline passed. */
 const IDLE_TIMEOUT = 'ICS_ERR_IDLE_TIMEOUT';
 const LINE_TIMEOUT = 'ICS_ERR_LINE_TIMEOUT';
+/** A peer that did not read while sendLimit bytes queued up: the connection was aborted. */
+const SEND_LIMIT = 'ICS_ERR_SEND_LIMIT';
 
 /**
  * One listener's counters beside the ones the admission stages keep
@@ -37,6 +39,7 @@ export class TrafficTally {
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
     if (code === IDLE_TIMEOUT) this.idleTimeouts++;
     else if (code === LINE_TIMEOUT) this.lineTimeouts++;
+    else if (code === SEND_LIMIT) this.aborts++;
   }
 }
 
