@@ -10,8 +10,10 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { ExampleName, RunningExample, startExample } from '@ics-ts/server-socket';
 import { TWSocketServer, clientClassRegistry } from '@ics-ts/wsocket-server';
+import type { ServerStats } from '@ics-ts/wsocket-server';
 import { CliArgs, HELP_TEXT, UsageError, parseCliArgs } from './cli-args';
-import { ConfigError, applyOverrides, baseConfig, serverOptions } from './config';
+import { ConfigError, ServerConfig, applyOverrides, baseConfig, serverOptions } from './config';
+import { formatStatus, statsLine } from './status-report';
 import './index'; // registers echo, chat, daytime, command
 
 export interface CliIO {
@@ -31,6 +33,7 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
   let server: TWSocketServer;
   let quiet: boolean;
   let lenient = false;
+  let statsInterval: number | undefined;
   try {
     const args = parseCliArgs(argv);
     if (args.help) {
@@ -49,6 +52,8 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
           `(registered: ${clientClassRegistry.names().join(', ')}; --require the module that registers it)`,
       );
     }
+    if (args.status) return { exitCode: await printStatus(config, args.config ?? 'demo config', io) };
+    statsInterval = args.statsInterval;
     lenient = config.listenPolicy === 'lenient';
     const options = await serverOptions(config, args.config ?? 'demo config');
     try {
@@ -100,6 +105,8 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
   for (const listener of server.listenSockets) {
     if (listener.state === 'listening') io.out(`listening ${listener.url}`);
   }
+  if (server.adminUrl) io.out(`admin ${server.adminUrl}`);
+  if (statsInterval !== undefined) printStatsEvery(server, statsInterval, io);
   return { server };
 }
 
@@ -141,6 +148,46 @@ function loadModule(module: string, cwd: string): void {
   } catch (error) {
     throw new ConfigError(`--require ${module}: loading it failed: ${(error as Error).stack ?? error}`);
   }
+}
+
+/** --stats-interval: a summary line on stderr every `seconds` while the server listens. */
+function printStatsEvery(server: TWSocketServer, seconds: number, io: CliIO): void {
+  let timer: NodeJS.Timeout | undefined;
+  const start = () => {
+    timer ??= setInterval(() => io.err(statsLine(server.stats({ maxClients: 0 }))), seconds * 1000);
+    timer.unref();
+  };
+  start();
+  server.on('changeState', (state) => {
+    if (state === 'listening') return start();
+    clearInterval(timer);
+    timer = undefined;
+  });
+}
+
+/** --status: the snapshot of the server this config describes, from its admin listener; the exit code. */
+async function printStatus(config: ServerConfig, where: string, io: CliIO): Promise<number> {
+  const admin = config.admin;
+  if (!admin || typeof admin.port !== 'number' || admin.port === 0) {
+    throw new ConfigError(`${where}: --status needs the config's admin listener with a fixed port ("admin": { "port": 9323 })`);
+  }
+  const addr = admin.addr ?? '127.0.0.1';
+  const url = `http://${addr.includes(':') ? `[${addr}]` : addr}:${admin.port}/stats?clients=50`;
+  let stats: ServerStats;
+  try {
+    const response = await fetch(url, {
+      headers: admin.token ? { authorization: `Bearer ${admin.token}` } : {},
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status} ${(await response.text()).trim()}`);
+    stats = (await response.json()) as ServerStats;
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    io.err(`ics-ts-server: --status: ${url}: ${cause ?? (error as Error).message}`);
+    return 1;
+  }
+  io.out(formatStatus(stats));
+  return 0;
 }
 
 function hostPort(addr: string, port: number): string {

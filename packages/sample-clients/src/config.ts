@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { createDevCertificate } from '@ics-ts/ssl-context';
 import { resolvePort } from '@ics-ts/wsocket-server';
-import type { IcsHostOptions, MultiListenItem, SniPolicy, SocketFamily, WSocketServerOptions } from '@ics-ts/wsocket-server';
+import type { AdminOptions, IcsHostOptions, MultiListenItem, SniPolicy, SocketFamily, WSocketServerOptions } from '@ics-ts/wsocket-server';
 import type { SslContextOptions } from '@ics-ts/ssl-context';
 
 /**
@@ -35,6 +35,8 @@ export interface ServerConfig {
   sniUnknown?: SniPolicy;
   sniMissing?: SniPolicy;
   sslCertRecheckInterval?: number;
+  /** The admin HTTP listener (/metrics, /stats, status page): { addr, port, token }. Checked by the server. */
+  admin?: AdminOptions;
   /** Admission (docs/admission.md); the server checks the address lists. */
   allow?: string[];
   deny?: string[];
@@ -102,6 +104,8 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
       devCertificate: ['echo.localhost'],
     }),
   ],
+  // The status page, /metrics and /stats, on loopback only; no token: actions are off.
+  admin: Object.freeze({ addr: '127.0.0.1', port: 9323 }),
 });
 
 /**
@@ -183,6 +187,12 @@ const CHECKS: Readonly<Record<keyof ServerConfig, Check>> = {
   sniUnknown: sniPolicy,
   sniMissing: sniPolicy,
   sslCertRecheckInterval: count,
+  admin: (value, where, key) => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      fail(where, `option ${key} must be an object like { "port": 9323 }, got ${show(value)}`);
+    }
+    return value;
+  },
   allow: addressList,
   deny: addressList,
   maxClientsPerIp: count,
@@ -274,6 +284,10 @@ export interface ConfigOverrides {
 /** The config with the command line's --port, --addr and --client applied (and checked). */
 export function applyOverrides(config: ServerConfig, overrides: ConfigOverrides): ServerConfig {
   const result: ServerConfig = { ...config };
+  // --port 0: the admin listener takes a free port too (trials and tests run side by side).
+  if (overrides.port !== undefined && Number(overrides.port) === 0 && result.admin && typeof result.admin === 'object') {
+    result.admin = { ...result.admin, port: 0 };
+  }
   if (result.icsHosts !== undefined) return overrideHostTable(result, overrides);
   if (overrides.addr !== undefined) {
     result.addr = CHECKS.addr(overrides.addr, 'command line', '--addr') as string;

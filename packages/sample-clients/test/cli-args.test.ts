@@ -9,6 +9,7 @@ test('no arguments: the demo, nothing overridden', () => {
     addr: undefined,
     client: undefined,
     quiet: false,
+    status: false,
   });
 });
 
@@ -23,6 +24,7 @@ test('every option, --require repeated in order, --opt=value and -h forms', () =
     addr: '::1',
     client: 'echo',
     quiet: true,
+    status: false,
   });
 });
 

@@ -45,7 +45,7 @@ test('--port and --addr on a host table: consecutive ports from N, every host on
 
 test('config keys are the JSON-friendly TWSocketServer options', () => {
   expect([...CONFIG_KEYS].sort()).toEqual(
-    ['addr', 'allow', 'banner', 'bannerTooBusy', 'bannerTooBusyPerIp', 'clientClass', 'deny', 'icsHosts', 'ipv6Only', 'lineEnd',
+    ['addr', 'admin', 'allow', 'banner', 'bannerTooBusy', 'bannerTooBusyPerIp', 'clientClass', 'deny', 'icsHosts', 'ipv6Only', 'lineEnd',
       'listenBacklog', 'listenPolicy', 'maxClients', 'maxClientsPerIp', 'maxConnections', 'maxHandshakes', 'maxHandshakesPerIp',
       'multiListenSockets', 'port', 'proxyHeaderMaxBytes', 'proxyHeaderTimeout', 'proxyProtocol', 'sniMissing', 'sniUnknown',
       'socketFamily', 'sslCertRecheckInterval', 'sslContext', 'sslEnable', 'sslHandshakeTimeout', 'tooBusyCloseTimeout', 'trustedProxies'],
