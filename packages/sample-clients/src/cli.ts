@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { TWSocketServer, clientClassRegistry } from '@ics-ts/wsocket-server';
 import { HELP_TEXT, UsageError, parseCliArgs } from './cli-args';
 import { ConfigError, applyOverrides, baseConfig, serverOptions } from './config';
+import { RateLimitedLog } from './rate-limited-log';
 import './index'; // registers echo, chat, daytime, command
 
 export interface CliIO {
@@ -19,8 +20,14 @@ export interface CliIO {
   cwd: string;
 }
 
-/** Either the server is listening, or the CLI is done with this exit code. */
-export type CliStart = { server: TWSocketServer; exitCode?: undefined } | { server?: undefined; exitCode: number };
+/**
+ * Either the server is listening (close `exceptionLog` after the server, so
+ * that the last count of suppressed exceptions is written), or the CLI is
+ * done with this exit code.
+ */
+export type CliStart =
+  | { server: TWSocketServer; exceptionLog: RateLimitedLog; exitCode?: undefined }
+  | { server?: undefined; exitCode: number };
 
 /** Everything the CLI does before it waits for a signal; no process globals, so it can be called in a test. */
 export async function startCli(argv: readonly string[], io: CliIO): Promise<CliStart> {
@@ -66,9 +73,11 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
   }
 
   server.on('error', (error) => io.err(`ics-ts-server: ${error.message}`));
+  // Peers can provoke exceptions in client code at will: a few stacks per interval, then a count.
+  const exceptionLog = new RateLimitedLog({ write: (line) => io.err(`ics-ts-server: ${line}`), noun: 'client exceptions' });
   server.on('bgException', (error, client) => {
     const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    io.err(`ics-ts-server: client ${client?.cliId ?? '-'} failed: ${text}`);
+    exceptionLog.log(`client ${client?.cliId ?? '-'} failed: ${text}`);
   });
   if (!quiet) {
     server.on('clientConnect', (client) =>
@@ -95,7 +104,7 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
   for (const listener of server.listenSockets) {
     if (listener.state === 'listening') io.out(`listening ${listener.url}`);
   }
-  return { server };
+  return { server, exceptionLog };
 }
 
 /**
@@ -130,6 +139,7 @@ async function main(): Promise<void> {
     cwd: process.cwd(),
   };
   let server: TWSocketServer | undefined;
+  let exceptionLog: RateLimitedLog | undefined;
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -139,8 +149,12 @@ async function main(): Promise<void> {
     stopping = true;
     if (!server) process.exit(0); // not listening yet: nothing to close
     server.shutdown().then(
-      () => process.exit(0),
+      () => {
+        exceptionLog?.close();
+        process.exit(0);
+      },
       (error: unknown) => {
+        exceptionLog?.close();
         io.err(`ics-ts-server: shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
         process.exit(1);
       },
@@ -152,6 +166,7 @@ async function main(): Promise<void> {
   const start = await startCli(process.argv.slice(2), io);
   if (!start.server) process.exit(start.exitCode);
   server = start.server;
+  exceptionLog = start.exceptionLog;
 }
 
 if (require.main === module) {
