@@ -1,10 +1,30 @@
 import { TWSocketClient, clientClass } from '@ics-ts/wsocket-server';
 import { CHAT_MEMBER, ChatMember, ChatRoom } from './chat-room';
 
-/** Letters, digits, `_` and `-`, 1 to 20 of them. */
-const NICK = /^[\p{L}\p{N}_-]{1,20}$/u;
-/** Control characters other than TAB: a peer must not send terminal escapes to the others. */
-const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/g;
+/**
+ * ASCII letters, digits, `_` and `-`, 1 to 20 of them, unique in the room
+ * compared case-insensitively. ASCII only on purpose: with Unicode letters,
+ * `аdmin` (Cyrillic а) sits beside `admin` looking the same, invisible
+ * joiners make twins, and case folding differs by locale (`İ`); a confusable
+ * check would need Unicode's whole skeleton table. Messages stay Unicode.
+ */
+const NICK = /^[A-Za-z0-9_-]{1,20}$/;
+/**
+ * What a line may not carry to the others' terminals, removed from messages
+ * and nicks: C0 controls but TAB, DEL, C1 controls (U+009B is a one-character
+ * CSI on some terminals), the line and paragraph separators, and the bidi
+ * marks, embeddings, overrides and isolates (U+061C, U+200E/F, U+202A-202E,
+ * U+2066-2069), with which `<bob> hi` can be made to show text it does not hold.
+ */
+const UNSAFE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+/** A refused nick is shown back cut to this length. */
+const SHOWN_NICK = 30;
+/**
+ * Reply bytes a member may have queued before we stop reading its lines (TCP
+ * then slows it down); past ChatRoom.maxBacklog it is dropped, as when the
+ * backlog comes from broadcasts: `/help` answers 6 bytes with 300.
+ */
+const REPLY_BACKLOG = 64 * 1024;
 
 export const CHAT_PROMPT = 'Welcome to the ics-ts chat. Your nick?';
 
@@ -20,7 +40,12 @@ const HELP = [
 /**
  * `chat`: a line-mode chat room. The first line (or `/nick NAME`) is the nick;
  * after that, every line goes to the other members as `<nick> text`. Joins,
- * leaves and nick changes are announced with a leading `* `.
+ * leaves and nick changes are announced with a leading `* `; a `/quit` is
+ * announced when it is typed.
+ *
+ * Hostile input: control, separator and bidi characters are removed from
+ * every line (see UNSAFE); nicks are ASCII (see NICK); a member that does
+ * not read what it asked for is first slowed down, then dropped.
  *
  * The room is a service injected by tsyringe: see ChatRoom for why it is
  * per-server and stateless. Lines end with CRLF, or a bare LF (`nc`, most
@@ -30,7 +55,6 @@ const HELP = [
 export class ChatClient extends TWSocketClient implements ChatMember {
   readonly [CHAT_MEMBER] = true as const;
   private currentNick: string | undefined;
-  private quitMessage = '';
 
   constructor(protected readonly room: ChatRoom) {
     super({ lineMode: true, lineAcceptLf: true, lineLimit: 4096 });
@@ -50,19 +74,43 @@ export class ChatClient extends TWSocketClient implements ChatMember {
   }
 
   protected override onLine(line: string): void {
-    const text = line.replace(CONTROL, '').trim();
+    if (this.bufferedBytes > ChatRoom.maxBacklog) return this.abort(); // asks and never reads the answers
+    this.handleLine(line.replace(UNSAFE, '').trim());
+    if (this.bufferedBytes > REPLY_BACKLOG) this.rawSocket?.pause();
+  }
+
+  protected override onDataSent(): void {
+    this.rawSocket?.resume();
+    super.onDataSent();
+  }
+
+  /** A member that did not /quit (dropped, aborted, server shutdown) is announced here. */
+  protected override onSessionClosed(error: Error | undefined): void {
+    const nick = this.currentNick;
+    this.currentNick = undefined;
+    if (nick !== undefined) this.room.broadcast(`* ${nick} left`, this);
+    super.onSessionClosed(error);
+  }
+
+  private handleLine(text: string): void {
     if (text === '') return;
     if (text.startsWith('/') && !text.startsWith('//')) return this.command(text);
     if (this.currentNick === undefined) return this.setNick(text);
     this.room.broadcast(`<${this.currentNick}> ${text.startsWith('//') ? text.slice(1) : text}`, this);
   }
 
-  protected override onSessionClosed(error: Error | undefined): void {
+  /**
+   * Leaves the room at once: the others hear it now, not when the socket is
+   * finally closed (a client such as `nc` keeps its side open until
+   * closeTimeout, 10 s). The nick is dropped first, so the close announces
+   * nothing a second time.
+   */
+  private quit(message: string): void {
     const nick = this.currentNick;
-    if (nick !== undefined) {
-      this.room.broadcast(`* ${nick} left${this.quitMessage ? ` (${this.quitMessage})` : ''}`, this);
-    }
-    super.onSessionClosed(error);
+    this.currentNick = undefined;
+    this.sendLine(`* Bye${nick !== undefined ? `, ${nick}` : ''}.`);
+    if (nick !== undefined) this.room.broadcast(`* ${nick} left${message ? ` (${message})` : ''}`, this);
+    this.close();
   }
 
   private command(text: string): void {
@@ -78,9 +126,7 @@ export class ChatClient extends TWSocketClient implements ChatMember {
         return;
       }
       case '/quit':
-        this.quitMessage = args;
-        this.sendLine(`* Bye${this.currentNick ? `, ${this.currentNick}` : ''}.`);
-        return this.close();
+        return this.quit(args);
       case '/help':
         for (const help of HELP) this.sendLine(help);
         return;
@@ -91,7 +137,8 @@ export class ChatClient extends TWSocketClient implements ChatMember {
 
   private setNick(nick: string): void {
     if (!NICK.test(nick)) {
-      this.sendLine(`* "${nick}" is not a valid nick: 1 to 20 letters, digits, _ or -. Your nick?`);
+      const shown = nick.length > SHOWN_NICK ? `${nick.slice(0, SHOWN_NICK)}...` : nick;
+      this.sendLine(`* "${shown}" is not a valid nick: 1 to 20 ASCII letters, digits, _ or -. Your nick?`);
       return;
     }
     const holder = this.room.findNick(nick);
