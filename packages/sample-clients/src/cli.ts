@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { TWSocketServer, clientClassRegistry } from '@ics-ts/wsocket-server';
+import { certificateWarnings } from './cert-warnings';
 import { HELP_TEXT, UsageError, parseCliArgs } from './cli-args';
 import { ConfigError, applyOverrides, baseConfig, serverOptions } from './config';
 import { RateLimitedLog } from './rate-limited-log';
@@ -104,6 +105,8 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
   for (const listener of server.listenSockets) {
     if (listener.state === 'listening') io.out(`listening ${listener.url}`);
   }
+  warnAboutCertificates(server, io);
+  watchCertificateReloads(server, io);
   return { server, exceptionLog };
 }
 
@@ -126,6 +129,31 @@ function loadModule(module: string, cwd: string): void {
   } catch (error) {
     throw new ConfigError(`--require ${module}: loading it failed: ${(error as Error).stack ?? error}`);
   }
+}
+
+/** Expired, not yet valid or soon expiring certificates: served anyway (as ICS does), but said loudly. */
+function warnAboutCertificates(server: TWSocketServer, io: CliIO): void {
+  for (const warning of certificateWarnings(server)) io.err(`ics-ts-server: warning: ${warning}`);
+}
+
+/**
+ * The host table's files are re-read every sslCertRecheckInterval ms; the
+ * event comes when a file changed. A new certificate is the moment to say
+ * again what is wrong with the certificates; a file that fails to load is
+ * reported once per distinct error, not at every recheck (a broken file fails
+ * at each one until it is fixed).
+ */
+function watchCertificateReloads(server: TWSocketServer, io: CliIO): void {
+  const reported = new Map<string, string>();
+  server.on('sslCertRecheck', (result) => {
+    for (const { hostTag, error } of result.failed) {
+      if (reported.get(hostTag) === error.message) continue;
+      reported.set(hostTag, error.message);
+      io.err(`ics-ts-server: warning: host ${hostTag}: reloading its certificate failed, the last good one is kept: ${error.message}`);
+    }
+    for (const hostTag of result.reloaded) reported.delete(hostTag);
+    if (result.reloaded.length > 0) warnAboutCertificates(server, io);
+  });
 }
 
 function hostPort(addr: string, port: number): string {
