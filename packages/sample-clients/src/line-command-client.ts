@@ -1,5 +1,6 @@
 import type { LineLimitAction } from '@ics-ts/wsocket';
 import { TWSocketClient, clientClass } from '@ics-ts/wsocket-server';
+import type { TWSocketServer } from '@ics-ts/wsocket-server';
 
 /** One entry of the command table. */
 export interface LineCommand {
@@ -86,7 +87,7 @@ const REPLY_BACKLOG = 64 * 1024;
  * parser cannot take (an unknown name, arguments to a command without any, a
  * line over lineLimit) is answered `-ERR <reason>`, and a command that throws
  * is answered `-ERR <NAME> failed (internal error)` and reported to the
- * server's `bgException`; the connection stays up. Reply text never carries a
+ * server's `bgException` (the client is not aborted: the connection stays up). Reply text never carries a
  * raw control, separator or bidi character. A peer that does not read its
  * replies stops being read once REPLY_BACKLOG bytes wait for it.
  *
@@ -166,8 +167,26 @@ export class LineCommandClient extends TWSocketClient {
     } catch (error) {
       // The request still gets its one reply; the stack goes to the server's log, not to the peer.
       this.err(`${name} failed (internal error)`);
-      if (!this.server) throw error;
-      this.server.reportBgException(error, this);
+      this.reportException(error);
+    }
+  }
+
+  /**
+   * To the server's `bgException`, as any exception in client code, except
+   * that the connection stays up: the request has had its reply and the
+   * command table keeps no per-connection state a failure could corrupt.
+   * Without a server (a standalone socket), TWSocket's own handling.
+   */
+  private reportException(error: unknown): void {
+    let server: TWSocketServer;
+    try {
+      server = this.server;
+    } catch {
+      throw error;
+    }
+    if (!server.emit('bgException', error, this)) {
+      const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      process.emitWarning(`unhandled exception in client code (client ${this.cliId}): ${text}`, 'TWSocketServerWarning');
     }
   }
 
