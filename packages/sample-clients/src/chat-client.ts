@@ -17,8 +17,12 @@ const NICK = /^[A-Za-z0-9_-]{1,20}$/;
  * U+2066-2069), with which `<bob> hi` can be made to show text it does not hold.
  */
 const UNSAFE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
-/** A refused nick is shown back cut to this length. */
-const SHOWN_NICK = 30;
+/** A refused nick or an unknown command is shown back cut to this length. */
+const SHOWN_LENGTH = 30;
+
+function cut(text: string): string {
+  return text.length > SHOWN_LENGTH ? `${text.slice(0, SHOWN_LENGTH)}...` : text;
+}
 /**
  * Reply bytes a member may have queued before we stop reading its lines (TCP
  * then slows it down); past ChatRoom.maxBacklog it is dropped, as when the
@@ -131,14 +135,13 @@ export class ChatClient extends TWSocketClient implements ChatMember {
         for (const help of HELP) this.sendLine(help);
         return;
       default:
-        this.sendLine(`* Unknown command ${name}, try /help`);
+        this.sendLine(`* Unknown command ${cut(name)}, try /help`);
     }
   }
 
   private setNick(nick: string): void {
     if (!NICK.test(nick)) {
-      const shown = nick.length > SHOWN_NICK ? `${nick.slice(0, SHOWN_NICK)}...` : nick;
-      this.sendLine(`* "${shown}" is not a valid nick: 1 to 20 ASCII letters, digits, _ or -. Your nick?`);
+      this.sendLine(`* "${cut(nick)}" is not a valid nick: 1 to 20 ASCII letters, digits, _ or -. Your nick?`);
       return;
     }
     const holder = this.room.findNick(nick);

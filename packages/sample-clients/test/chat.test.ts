@@ -97,6 +97,8 @@ test('/help, unknown commands, // escapes a leading slash, control characters ar
 
   bob.sendLine('/dance');
   expect(await bob.line()).toBe('* Unknown command /dance, try /help');
+  bob.sendLine(`/${'x'.repeat(4000)}`);
+  expect(await bob.line()).toBe(`* Unknown command /${'x'.repeat(29)}..., try /help`);
 
   bob.sendLine('//dance is not a command');
   expect(await alice.line()).toBe('<bob> /dance is not a command');
