@@ -24,11 +24,13 @@ function cut(text: string): string {
   return text.length > SHOWN_LENGTH ? `${text.slice(0, SHOWN_LENGTH)}...` : text;
 }
 /**
- * Reply bytes a member may have queued before we stop reading its lines (TCP
- * then slows it down); past ChatRoom.maxBacklog it is dropped, as when the
- * backlog comes from broadcasts: `/help` answers 6 bytes with 300.
+ * What one member may make the chat read: 10 lines a second (bursts of 50, a
+ * pasted paragraph), 64 KB a second of bytes. Each line is broadcast to every
+ * member, so a flooder costs the server `members` writes per line: over the
+ * rate, its reading pauses (TWSocket's token buckets) and the others keep the
+ * CPU. A person typing never comes near it.
  */
-const REPLY_BACKLOG = 64 * 1024;
+export const CHAT_READ_RATE = Object.freeze({ readLinesPerSecond: 10, readLinesBurst: 50, readBytesPerSecond: 65_536 });
 
 export const CHAT_PROMPT = 'Welcome to the ics-ts chat. Your nick?';
 
@@ -49,7 +51,9 @@ const HELP = [
  *
  * Hostile input: control, separator and bidi characters are removed from
  * every line (see UNSAFE); nicks are ASCII (see NICK); a member that does
- * not read what it asked for is first slowed down, then dropped.
+ * not read is no longer read either (TWSocket's sendHighWater) and is dropped
+ * once too much waits for it (ChatRoom.maxBacklog); a flooder is held to
+ * CHAT_READ_RATE.
  *
  * The room is a service injected by tsyringe: see ChatRoom for why it is
  * per-server and stateless. Lines end with CRLF, or a bare LF (`nc`, most
@@ -61,7 +65,7 @@ export class ChatClient extends TWSocketClient implements ChatMember {
   private currentNick: string | undefined;
 
   constructor(protected readonly room: ChatRoom) {
-    super({ lineMode: true, lineAcceptLf: true, lineLimit: 4096 });
+    super({ lineMode: true, lineAcceptLf: true, lineLimit: 4096, ...CHAT_READ_RATE });
   }
 
   get nick(): string | undefined {
@@ -78,14 +82,7 @@ export class ChatClient extends TWSocketClient implements ChatMember {
   }
 
   protected override onLine(line: string): void {
-    if (this.bufferedBytes > ChatRoom.maxBacklog) return this.abort(); // asks and never reads the answers
     this.handleLine(line.replace(UNSAFE, '').trim());
-    if (this.bufferedBytes > REPLY_BACKLOG) this.rawSocket?.pause();
-  }
-
-  protected override onDataSent(): void {
-    this.rawSocket?.resume();
-    super.onDataSent();
   }
 
   /** A member that did not /quit (dropped, aborted, server shutdown) is announced here. */

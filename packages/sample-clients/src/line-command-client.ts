@@ -67,11 +67,13 @@ function escapeChar(char: string): string {
 }
 
 /**
- * Reply bytes a client may have queued before we stop reading its requests:
- * a peer that sends requests and never reads the replies is slowed down by
- * TCP instead of growing our memory (as the echo sample does).
+ * What one peer may make the command sample read: 100 requests a second
+ * (bursts of 200: a script pipelining requests), 64 KB a second of bytes
+ * (over-long lines are read and dropped, and cost reading too). Over it,
+ * reading pauses until the rate allows more (TWSocket's token buckets): the
+ * peer is slowed down, not cut off.
  */
-const REPLY_BACKLOG = 64 * 1024;
+export const COMMAND_READ_RATE = Object.freeze({ readLinesPerSecond: 100, readLinesBurst: 200, readBytesPerSecond: 65_536 });
 
 /**
  * `command`: the pattern for a custom line protocol. Each request line is a
@@ -87,16 +89,18 @@ const REPLY_BACKLOG = 64 * 1024;
  * parser cannot take (an unknown name, arguments to a command without any, a
  * line over lineLimit) is answered `-ERR <reason>`, and a command that throws
  * is answered `-ERR <NAME> failed (internal error)` and reported to the
- * server's `bgException` (the client is not aborted: the connection stays up). Reply text never carries a
- * raw control, separator or bidi character. A peer that does not read its
- * replies stops being read once REPLY_BACKLOG bytes wait for it.
+ * server's `bgException` (the client is not aborted: the connection stays
+ * up). Reply text never carries a raw control, separator or bidi character.
+ * A peer that does not read its replies stops being read (TWSocket's
+ * sendHighWater); one that floods is held to COMMAND_READ_RATE, so that it
+ * cannot take the server's CPU from the others.
  *
  * Commands: HELP [command], TIME, QUIT, from the table in `commandTable`.
  */
 @clientClass('command')
 export class LineCommandClient extends TWSocketClient {
   constructor() {
-    super({ lineMode: true, lineAcceptLf: true, lineLimit: 1024 });
+    super({ lineMode: true, lineAcceptLf: true, lineLimit: 1024, ...COMMAND_READ_RATE });
   }
 
   /** The commands served, by upper-case name. */
@@ -146,12 +150,6 @@ export class LineCommandClient extends TWSocketClient {
     } else {
       this.runCommand(name, command, args);
     }
-    if (this.bufferedBytes > REPLY_BACKLOG) this.rawSocket?.pause();
-  }
-
-  protected override onDataSent(): void {
-    this.rawSocket?.resume();
-    super.onDataSent();
   }
 
   /** A request line over lineLimit is answered, then dropped up to its line end. */
