@@ -11,8 +11,10 @@ import * as path from 'node:path';
 import { ExampleName, RunningExample, startExample } from '@ics-ts/server-socket';
 import { TWSocketServer, clientClassRegistry } from '@ics-ts/wsocket-server';
 import type { ServerStats } from '@ics-ts/wsocket-server';
+import { certificateWarnings } from './cert-warnings';
 import { CliArgs, HELP_TEXT, UsageError, parseCliArgs } from './cli-args';
 import { ConfigError, ServerConfig, applyOverrides, baseConfig, serverOptions } from './config';
+import { RateLimitedLog } from './rate-limited-log';
 import { formatStatus, statsLine } from './status-report';
 import './index'; // registers echo, chat, daytime, command
 
@@ -22,9 +24,13 @@ export interface CliIO {
   cwd: string;
 }
 
-/** Either the server (or a seed's example server) is listening, or the CLI is done with this exit code. */
+/**
+ * Either the server (or a seed's example server) is listening (close
+ * `exceptionLog` after the server, so that the last count of suppressed
+ * exceptions is written), or the CLI is done with this exit code.
+ */
 export type CliStart =
-  | { server: TWSocketServer; exitCode?: undefined; example?: undefined }
+  | { server: TWSocketServer; exceptionLog: RateLimitedLog; exitCode?: undefined; example?: undefined }
   | { server?: undefined; exitCode: number; example?: undefined }
   | { server?: undefined; exitCode?: undefined; example: RunningExample };
 
@@ -76,9 +82,11 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
   }
 
   server.on('error', (error) => io.err(`ics-ts-server: ${error.message}`));
+  // Peers can provoke exceptions in client code at will: a few stacks per interval, then a count.
+  const exceptionLog = new RateLimitedLog({ write: (line) => io.err(`ics-ts-server: ${line}`), noun: 'client exceptions' });
   server.on('bgException', (error, client) => {
     const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    io.err(`ics-ts-server: client ${client?.cliId ?? '-'} failed: ${text}`);
+    exceptionLog.log(`client ${client?.cliId ?? '-'} failed: ${text}`);
   });
   if (!quiet) {
     server.on('clientConnect', (client) =>
@@ -107,7 +115,9 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
   }
   if (server.adminUrl) io.out(`admin ${server.adminUrl}`);
   if (statsInterval !== undefined) printStatsEvery(server, statsInterval, io);
-  return { server };
+  warnAboutCertificates(server, io);
+  watchCertificateReloads(server, io);
+  return { server, exceptionLog };
 }
 
 /** `--example NAME`: one of the seeds' example servers (@ics-ts/server-socket), its log on stdout. */
@@ -190,6 +200,31 @@ async function printStatus(config: ServerConfig, where: string, io: CliIO): Prom
   return 0;
 }
 
+/** Expired, not yet valid or soon expiring certificates: served anyway (as ICS does), but said loudly. */
+function warnAboutCertificates(server: TWSocketServer, io: CliIO): void {
+  for (const warning of certificateWarnings(server)) io.err(`ics-ts-server: warning: ${warning}`);
+}
+
+/**
+ * The host table's files are re-read every sslCertRecheckInterval ms; the
+ * event comes when a file changed. A new certificate is the moment to say
+ * again what is wrong with the certificates; a file that fails to load is
+ * reported once per distinct error, not at every recheck (a broken file fails
+ * at each one until it is fixed).
+ */
+function watchCertificateReloads(server: TWSocketServer, io: CliIO): void {
+  const reported = new Map<string, string>();
+  server.on('sslCertRecheck', (result) => {
+    for (const { hostTag, error } of result.failed) {
+      if (reported.get(hostTag) === error.message) continue;
+      reported.set(hostTag, error.message);
+      io.err(`ics-ts-server: warning: host ${hostTag}: reloading its certificate failed, the last good one is kept: ${error.message}`);
+    }
+    for (const hostTag of result.reloaded) reported.delete(hostTag);
+    if (result.reloaded.length > 0) warnAboutCertificates(server, io);
+  });
+}
+
 function hostPort(addr: string, port: number): string {
   return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
 }
@@ -201,6 +236,7 @@ async function main(): Promise<void> {
     cwd: process.cwd(),
   };
   let server: { shutdown(): Promise<unknown> } | undefined;
+  let exceptionLog: RateLimitedLog | undefined;
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -210,8 +246,12 @@ async function main(): Promise<void> {
     stopping = true;
     if (!server) process.exit(0); // not listening yet: nothing to close
     server.shutdown().then(
-      () => process.exit(0),
+      () => {
+        exceptionLog?.close();
+        process.exit(0);
+      },
       (error: unknown) => {
+        exceptionLog?.close();
         io.err(`ics-ts-server: shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
         process.exit(1);
       },
@@ -223,7 +263,10 @@ async function main(): Promise<void> {
   const start = await startCli(process.argv.slice(2), io);
   if (start.example) server = start.example;
   else if (!start.server) process.exit(start.exitCode);
-  else server = start.server;
+  else {
+    server = start.server;
+    exceptionLog = start.exceptionLog;
+  }
 }
 
 if (require.main === module) {

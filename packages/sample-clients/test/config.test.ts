@@ -119,7 +119,7 @@ test.each([
   [{ banner: 1 }, 'f.json: option banner must be a string, got 1'],
   [{ lineEnd: '' }, 'f.json: option lineEnd must not be empty'],
   [{ maxClients: '5' }, 'f.json: option maxClients must be an integer >= 0, got "5"'],
-  [{ tooBusyCloseTimeout: null }, 'f.json: option tooBusyCloseTimeout must be an integer >= 0, got null'],
+  [{ tooBusyCloseTimeout: null }, 'f.json: option tooBusyCloseTimeout must be an integer number of ms in 0..2147483647, got null'],
 ])('%j is refused: %s', (config, message) => {
   expect(() => validateConfig(config, 'f.json')).toThrow(ConfigError);
   expect(() => validateConfig(config, 'f.json')).toThrow(message);
