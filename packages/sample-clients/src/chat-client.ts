@@ -85,7 +85,16 @@ export class ChatClient extends TWSocketClient implements ChatMember {
     this.handleLine(line.replace(UNSAFE, '').trim());
   }
 
-  /** A member that did not /quit (dropped, aborted, server shutdown) is announced here. */
+  /**
+   * The server is shutting down: every member hears it, with the shutdown's
+   * notice if it has one. Everyone is leaving, so no "left" notices follow.
+   */
+  protected override onShutdown(notice: string | undefined): void {
+    this.currentNick = undefined;
+    this.sendLine(`* ${notice || 'The chat server is shutting down. Bye!'}`);
+  }
+
+  /** A member that did not /quit (dropped, aborted) is announced here. */
   protected override onSessionClosed(error: Error | undefined): void {
     const nick = this.currentNick;
     this.currentNick = undefined;

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { ExampleName, RunningExample, startExample } from '@ics-ts/server-socket';
 import { TWSocketServer, clientClassRegistry } from '@ics-ts/wsocket-server';
-import type { ServerStats } from '@ics-ts/wsocket-server';
+import type { ServerStats, ShutdownOptions, ShutdownResult } from '@ics-ts/wsocket-server';
 import { certificateWarnings } from './cert-warnings';
 import { CliArgs, HELP_TEXT, UsageError, parseCliArgs } from './cli-args';
 import { ConfigError, ServerConfig, applyOverrides, baseConfig, serverOptions } from './config';
@@ -30,7 +30,7 @@ export interface CliIO {
  * exceptions is written), or the CLI is done with this exit code.
  */
 export type CliStart =
-  | { server: TWSocketServer; exceptionLog: RateLimitedLog; exitCode?: undefined; example?: undefined }
+  | { server: TWSocketServer; exceptionLog: RateLimitedLog; shutdown: ShutdownOptions; quiet: boolean; exitCode?: undefined; example?: undefined }
   | { server?: undefined; exitCode: number; example?: undefined }
   | { server?: undefined; exitCode?: undefined; example: RunningExample };
 
@@ -40,6 +40,7 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
   let quiet: boolean;
   let lenient = false;
   let statsInterval: number | undefined;
+  let shutdown: ShutdownOptions = { timeout: DEFAULT_SHUTDOWN_TIMEOUT };
   try {
     const args = parseCliArgs(argv);
     if (args.help) {
@@ -61,6 +62,7 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
     if (args.status) return { exitCode: await printStatus(config, args.config ?? 'demo config', io) };
     statsInterval = args.statsInterval;
     lenient = config.listenPolicy === 'lenient';
+    shutdown = { timeout: config.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT, notice: config.shutdownNotice };
     const options = await serverOptions(config, args.config ?? 'demo config');
     try {
       server = new TWSocketServer(options);
@@ -117,7 +119,7 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
   if (statsInterval !== undefined) printStatsEvery(server, statsInterval, io);
   warnAboutCertificates(server, io);
   watchCertificateReloads(server, io);
-  return { server, exceptionLog };
+  return { server, exceptionLog, shutdown, quiet };
 }
 
 /** `--example NAME`: one of the seeds' example servers (@ics-ts/server-socket), its log on stdout. */
@@ -229,26 +231,39 @@ function hostPort(addr: string, port: number): string {
   return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
 }
 
+/** Default ms of the graceful shutdown at the first signal (config: shutdownTimeout). */
+const DEFAULT_SHUTDOWN_TIMEOUT = 10000;
+/** Exit code: a graceful shutdown had to abort clients still open at its timeout. */
+export const EXIT_SHUTDOWN_ABORTED = 3;
+/** A second signal: 128 + its number (130 for SIGINT, 143 for SIGTERM), as shells report a death by signal. */
+const EXIT_SIGNAL_BASE = 128;
+
 async function main(): Promise<void> {
   const io: CliIO = {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
     cwd: process.cwd(),
   };
-  let server: { shutdown(): Promise<unknown> } | undefined;
+  let server: { shutdown(options?: ShutdownOptions): Promise<unknown> } | undefined;
   let exceptionLog: RateLimitedLog | undefined;
+  let shutdown: ShutdownOptions = { timeout: DEFAULT_SHUTDOWN_TIMEOUT };
+  let quiet = true;
   let stopping = false;
+  // The first SIGINT/SIGTERM shuts down gracefully; a second one exits at once. The exit code says which.
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
-      io.err(`ics-ts-server: ${signal} again, exiting at once`);
-      process.exit(1);
+      io.err(`ics-ts-server: ${signal} again: exiting at once, open connections dropped`);
+      process.exit(EXIT_SIGNAL_BASE + (signal === 'SIGINT' ? 2 : 15));
     }
     stopping = true;
     if (!server) process.exit(0); // not listening yet: nothing to close
-    server.shutdown().then(
-      () => {
+    if (!quiet) io.out(`${signal}: shutting down gracefully (at most ${shutdown.timeout} ms; ${signal} again to exit at once)`);
+    server.shutdown(shutdown).then(
+      (result) => {
         exceptionLog?.close();
-        process.exit(0);
+        const { clients = 0, aborted = 0 } = (result ?? {}) as Partial<ShutdownResult>;
+        if (!quiet) io.out(`shut down: ${clients - aborted} of ${clients} clients closed gracefully, ${aborted} aborted at the timeout`);
+        process.exit(aborted > 0 ? EXIT_SHUTDOWN_ABORTED : 0);
       },
       (error: unknown) => {
         exceptionLog?.close();
@@ -266,6 +281,8 @@ async function main(): Promise<void> {
   else {
     server = start.server;
     exceptionLog = start.exceptionLog;
+    shutdown = start.shutdown;
+    quiet = start.quiet;
   }
 }
 

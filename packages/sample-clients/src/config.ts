@@ -31,6 +31,10 @@ export interface ServerConfig {
   sslHandshakeTimeout?: number;
   /** "strict" (default): all listeners or none; "lenient": serve on those that open, report the others. */
   listenPolicy?: 'strict' | 'lenient';
+  /** CLI only: ms the graceful shutdown at the first SIGINT/SIGTERM may take before what is open is aborted. Default 10000. */
+  shutdownTimeout?: number;
+  /** CLI only: the line every client is sent at shutdown (the chat says it its own way). Default none. */
+  shutdownNotice?: string;
   /** TLS and plain hosts; each may carry `devCertificate` instead of sslCert/sslKey. Checked by the server. */
   icsHosts?: ConfigIcsHost[];
   sniUnknown?: SniPolicy;
@@ -214,6 +218,8 @@ const CHECKS: Readonly<Record<keyof ServerConfig, Check>> = {
   },
   proxyHeaderTimeout: count,
   proxyHeaderMaxBytes: count,
+  shutdownTimeout: milliseconds,
+  shutdownNotice: string,
   listenPolicy: (value, where, key) => {
     if (value !== 'strict' && value !== 'lenient') fail(where, `option ${key} must be "strict" or "lenient", got ${show(value)}`);
     return value;
@@ -316,7 +322,7 @@ export function applyOverrides(config: ServerConfig, overrides: ConfigOverrides)
  * development certificates generated where a devCertificate asks for one.
  */
 export async function serverOptions(config: ServerConfig, where = 'config'): Promise<WSocketServerOptions> {
-  const { listenPolicy: _policy, sslContext, multiListenSockets, icsHosts, ...rest } = config;
+  const { listenPolicy: _policy, shutdownTimeout: _timeout, shutdownNotice: _notice, sslContext, multiListenSockets, icsHosts, ...rest } = config;
   const options: WSocketServerOptions = { ...rest };
   if (icsHosts !== undefined) {
     const ports = freePortsWanted.has(icsHosts) ? await freePortMap(icsHosts) : undefined;
