@@ -74,7 +74,7 @@ describe('disconnect, disconnectAll, close, shutdown', () => {
     await a.peer.closed;
     await expect(server.disconnect(a.client)).resolves.toBeUndefined(); // not a client any more
     expect(await b.peer.ask('b')).toBe('echo b');
-    expect(server['disconnectWaiters'].size).toBe(0);
+    expect(server['list']['waiters'].size).toBe(0);
   });
 
   test('disconnect called twice for the same client resolves both', async () => {
@@ -85,7 +85,7 @@ describe('disconnect, disconnectAll, close, shutdown', () => {
     await Promise.all([server.disconnect(client), server.disconnect(client)]);
     expect(events).toBe(1);
     expect(server.clientCount).toBe(0);
-    expect(server['disconnectWaiters'].size).toBe(0);
+    expect(server['list']['waiters'].size).toBe(0);
   });
 
   test('disconnect(client) inside clientConnect: no banner, clientDisconnect follows, promise resolves', async () => {
@@ -195,9 +195,9 @@ describe('disconnect, disconnectAll, close, shutdown', () => {
     const peer = await Peer.connect(server.bindPort, '127.0.0.1', { allowHalfOpen: true });
     await peer.ended; // busy banner and FIN came; our side stays open
     expect(peer.received).toBe('Sorry, too many clients\r\n');
-    expect(server['tooBusySockets'].size).toBe(1);
+    expect(server['tooBusyStage'].sockets.size).toBe(1);
     await server.shutdown(50);
-    expect(server['tooBusySockets'].size).toBe(0);
+    expect(server['tooBusyStage'].sockets.size).toBe(0);
     const closed = peer.end();
     await closed;
   });

@@ -175,7 +175,7 @@ export class Peer extends LinePeer<net.Socket, boolean> {
   }
 
   /** Connects; resolves once connected (rejects on error, e.g. ECONNREFUSED). */
-  static connect(port: number, host = '127.0.0.1', options: { allowHalfOpen?: boolean } = {}): Promise<Peer> {
+  static connect(port: number, host = '127.0.0.1', options: { allowHalfOpen?: boolean; localAddress?: string } = {}): Promise<Peer> {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ port, host, ...options });
       const peer = new Peer(socket);

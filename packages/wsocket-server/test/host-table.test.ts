@@ -1,6 +1,6 @@
 import { createDevCertificate } from '@ics-ts/ssl-context';
-import { IcsHost, IcsHostOptions } from '../src/ics-host';
-import { SniSelector, buildBindings } from '../src/host-table';
+import { IcsHost, IcsHostOptions } from '../src/hosts/ics-host';
+import { SniSelector, buildBindings } from '../src/hosts/host-table';
 import { TWSocketClient } from '../src';
 
 const noClass = () => TWSocketClient;

@@ -53,8 +53,8 @@ describe('maxClients and bannerTooBusy', () => {
     await allGone;
     expect(server.clientCount).toBe(0);
     expect(server.clients).toEqual([]);
-    expect(server['disconnectWaiters'].size).toBe(0);
-    expect(server['clientSet'].size).toBe(0);
+    expect(server['list']['waiters'].size).toBe(0);
+    expect(server['list']['set'].size).toBe(0);
     expect(constructed).toBe(50);
   });
 

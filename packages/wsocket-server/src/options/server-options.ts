@@ -2,12 +2,13 @@ import * as net from 'node:net';
 import { describe } from '@ics-ts/wsocket';
 import { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
 import type { DependencyContainer } from 'tsyringe';
-import type { ClientClassRef, ClientClassRegistry } from './client-registry';
-import type { SniPolicy } from './host-table';
-import type { IcsHostOptions } from './ics-host';
+import type { ClientClassRef, ClientClassRegistry } from '../clients/client-registry';
+import type { SniPolicy } from '../hosts/host-table';
+import type { IcsHostOptions } from '../hosts/ics-host';
 import type { MultiListenItem } from './multi-listen-options';
+import type { ListenerAdmissionOptions } from './admission-options';
 import { servicePort } from './service-port';
-import type { TWSocketClient } from './wsocket-client';
+import type { TWSocketClient } from '../clients/wsocket-client';
 
 export type SocketFamily = 'any' | 'ipv4' | 'ipv6';
 
@@ -16,7 +17,7 @@ export type SocketFamily = 'any' | 'ipv4' | 'ipv6';
  * `registry` and a class given as `clientClass`), the same keys in code and in
  * a config file. Defaults are in SERVER_DEFAULTS.
  */
-export interface WSocketServerOptions<C extends TWSocketClient = TWSocketClient> {
+export interface WSocketServerOptions<C extends TWSocketClient = TWSocketClient> extends ListenerAdmissionOptions {
   /** Address to listen on, an IP literal: '0.0.0.0', '::', '127.0.0.1', '::1'. Default '0.0.0.0'. */
   addr?: string;
   /** Port number, numeric string or service name ('telnet'); 0 = the system picks one. Default 0. */
@@ -37,6 +38,19 @@ export interface WSocketServerOptions<C extends TWSocketClient = TWSocketClient>
   lineEnd?: string;
   /** Most clients served at once; 0 = no limit. Default 0. */
   maxClients?: number;
+  /** Line sent instead of bannerTooBusy to a connection over maxClientsPerIp. Default: bannerTooBusy. */
+  bannerTooBusyPerIp?: string;
+  /**
+   * Every socket the server may hold at once: clients, TLS handshakes in
+   * progress, busy peers being turned away. Beyond it a new socket is
+   * destroyed at once (no byte sent), so a flood cannot make the server hold
+   * unbounded sockets; 0 = no limit. Default 0.
+   */
+  maxConnections?: number;
+  /** TLS handshakes in progress at once; beyond it a new TLS connection is closed before any TLS work. 0 = no limit. Default 0. */
+  maxHandshakes?: number;
+  /** TLS handshakes in progress from one address (an IPv6 /64 as one); 0 = no limit. Default 0. */
+  maxHandshakesPerIp?: number;
   /** Milliseconds a rejected (too busy) connection may take to close before it is destroyed. Default 5000. */
   tooBusyCloseTimeout?: number;
   /** Extra listeners beside addr/port (ICS MultiListenSockets). Default none. */
@@ -85,6 +99,10 @@ export const SERVER_DEFAULTS = {
   bannerTooBusy: 'Sorry, too many clients',
   lineEnd: '\r\n',
   maxClients: 0,
+  maxClientsPerIp: 0,
+  maxConnections: 0,
+  maxHandshakes: 0,
+  maxHandshakesPerIp: 0,
   tooBusyCloseTimeout: 5000,
   sslEnable: false,
   sslHandshakeTimeout: 10000,
@@ -94,6 +112,7 @@ const KNOWN_KEYS = new Set([
   'addr', 'port', 'socketFamily', 'ipv6Only', 'listenBacklog', 'clientClass', 'banner', 'bannerTooBusy',
   'lineEnd', 'maxClients', 'tooBusyCloseTimeout', 'container', 'connectionContainer', 'registry', 'multiListenSockets', 'sslEnable',
   'sslContext', 'sslHandshakeTimeout', 'icsHosts', 'sniUnknown', 'sniMissing', 'sslCertRecheckInterval',
+  'bannerTooBusyPerIp', 'maxConnections', 'maxHandshakes', 'maxHandshakesPerIp', 'allow', 'deny', 'maxClientsPerIp', 'acceptFilter',
 ]);
 
 /** Options the host table replaces: giving one of them with icsHosts is a mistake. */

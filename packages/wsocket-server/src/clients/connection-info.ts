@@ -1,8 +1,11 @@
 import { SocketAddresses, unmapIPv4 } from '@ics-ts/wsocket';
+import type { IcsHost } from '../hosts/ics-host';
+import type { TlsFacts } from '../tls/tls-facts';
 
 /**
  * Per-connection facts, injectable into a client class's constructor
  * (`constructor(info: ConnectionInfo)`), known before the socket is attached.
+ * The client reads its own facts from the same object, for its whole life.
  */
 export class ConnectionInfo implements SocketAddresses {
   constructor(
@@ -21,6 +24,10 @@ export class ConnectionInfo implements SocketAddresses {
     readonly hostTag = '',
     /** The host name the TLS client asked for and matched ('*.example.com' for a wildcard), '' for the default host. */
     readonly matchedName = '',
+    /** The icsHosts entry itself, undefined without icsHosts. */
+    readonly icsHost: IcsHost | undefined = undefined,
+    /** The TLS facts, read once the handshake was done; undefined on a plain listener. */
+    readonly tls: TlsFacts | undefined = undefined,
   ) {}
 
   /** Peer address, IPv4 peers of a dual-stack listener as plain IPv4. */

@@ -2,28 +2,39 @@ import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import { unmapIPv4 } from '@ics-ts/wsocket';
 import type { TSslContext } from '@ics-ts/ssl-context';
-import type { HostMatch, SniSelector } from './host-table';
-import type { Listener } from './listener';
+import type { HostMatch, SniSelector } from '../hosts/host-table';
+import type { Listener } from '../listen/listener';
 
 /** A TLS handshake that did not complete. */
 export interface HandshakeFailure {
   error: Error;
+  /** What went wrong, as a counter name: see HANDSHAKE_FAILURE_REASONS. */
+  reason: HandshakeFailureReason;
   peerAddr: string;
   peerPort: number;
   multiListenIndex: number;
 }
 
-/** What the handshake reports to (the server). */
-export interface HandshakeOwner {
-  /** peerAddr/peerPort: as read from the accepted socket when the handshake began. */
-  handshakeDone(socket: tls.TLSSocket, listener: Listener, tooBusy: boolean, host: HostMatch | undefined, peerAddr: string, peerPort: number): void;
-  handshakeFailed(socket: tls.TLSSocket, failure: HandshakeFailure, tooBusy: boolean): void;
+/**
+ * Why handshakes fail, one counter each: `timeout` (the deadline passed),
+ * `closed` (the peer ended or reset the connection), `sni` (a server name
+ * refused by sniUnknown/sniMissing), `clientCert` (a client certificate
+ * refused), `version` (a TLS version the picked host does not accept),
+ * `protocol` (anything OpenSSL refused: garbage, no shared cipher...).
+ */
+export const HANDSHAKE_FAILURE_REASONS = ['timeout', 'closed', 'sni', 'clientCert', 'version', 'protocol'] as const;
+export type HandshakeFailureReason = (typeof HANDSHAKE_FAILURE_REASONS)[number];
+
+/** Where a handshake's outcome goes: the next stage (done), or the failure count (failed). */
+export interface HandshakeOutcome {
+  /** peerAddr/peerPort: as read from the accepted socket when the connection arrived. */
+  handshakeDone(socket: tls.TLSSocket, listener: Listener, host: HostMatch | undefined, peerAddr: string, peerPort: number): void;
+  handshakeFailed(socket: tls.TLSSocket, failure: HandshakeFailure, peerAddr: string): void;
 }
 
 interface Pending {
-  owner: HandshakeOwner;
+  outcome: HandshakeOutcome;
   listener: Listener;
-  tooBusy: boolean;
   peerAddr: string;
   peerPort: number;
   sni: SniSelector | undefined;
@@ -40,7 +51,7 @@ type PendingSocket = tls.TLSSocket & { [PENDING]?: Pending };
  * Runs the server side of a TLS handshake over an accepted socket: the
  * context's identity and settings, client-initiated renegotiation refused, a
  * deadline for peers that stall or dribble (garbage, half a ClientHello; the
- * owner's HandshakeSweep enforces it), and the client certificate check that
+ * stage's HandshakeSweep enforces it), and the client certificate check that
  * Node performs only inside tls.Server.
  * Reports exactly once: done or failed. Shared listener functions: no closures.
  */
@@ -48,9 +59,10 @@ export function startServerHandshake(
   raw: net.Socket,
   context: TSslContext,
   deadline: number,
-  owner: HandshakeOwner,
+  outcome: HandshakeOutcome,
   listener: Listener,
-  tooBusy: boolean,
+  peerAddr: string,
+  peerPort: number,
   sni?: SniSelector,
 ): tls.TLSSocket {
   const socket: PendingSocket = new tls.TLSSocket(raw, {
@@ -59,7 +71,7 @@ export function startServerHandshake(
     ...context.socketOptions(),
     SNICallback: sni ? onServerName : undefined,
   });
-  socket[PENDING] = { owner, listener, tooBusy, peerAddr: raw.remoteAddress ?? '', peerPort: raw.remotePort ?? 0, sni, deadline };
+  socket[PENDING] = { outcome, listener, peerAddr, peerPort, sni, deadline };
   socket.on('secure', onSecure);
   socket.on('error', onError);
   socket.on('close', onClose);
@@ -96,14 +108,14 @@ function settle(socket: PendingSocket): Pending | undefined {
   return pending;
 }
 
-function fail(socket: PendingSocket, error: Error): void {
+function fail(socket: PendingSocket, error: Error, reason: HandshakeFailureReason): void {
   const pending = settle(socket);
   if (!pending) return; // the handshake was over: not ours to end
   socket.destroy();
-  pending.owner.handshakeFailed(
+  pending.outcome.handshakeFailed(
     socket,
-    { error, peerAddr: unmapIPv4(pending.peerAddr), peerPort: pending.peerPort, multiListenIndex: pending.listener.index },
-    pending.tooBusy,
+    { error, reason, peerAddr: unmapIPv4(pending.peerAddr), peerPort: pending.peerPort, multiListenIndex: pending.listener.index },
+    pending.peerAddr,
   );
 }
 
@@ -111,20 +123,20 @@ function onSecure(this: PendingSocket): void {
   if (!this[PENDING]) return;
   const verifyError = peerVerifyError(this);
   if (verifyError && rejectsUnauthorized(this)) {
-    return fail(this, new Error(`client certificate refused: ${verifyError.message}`));
+    return fail(this, new Error(`client certificate refused: ${verifyError.message}`), 'clientCert');
   }
   const current = this[PENDING];
   let host = current?.host;
   if (current?.sni && !host) {
     // No server name was sent (no SNICallback call): the default host, unless refused.
     host = current.sni.select(undefined);
-    if (!host) return fail(this, new Error('no server name sent (refused by sniMissing)'));
+    if (!host) return fail(this, new Error('no server name sent (refused by sniMissing)'), 'sni');
   }
   const level = host?.host.sslContext?.profile;
   const protocol = this.getProtocol();
   if (level && protocol && !versionAllowed(protocol, level.minVersion, level.maxVersion)) {
     // OpenSSL keeps the first context's version range when SNI switches context: enforce the host's here.
-    return fail(this, new Error(`${protocol} refused by host ${host!.host.hostTag} (sslSrvSecurity ${level.level})`));
+    return fail(this, new Error(`${protocol} refused by host ${host!.host.hostTag} (sslSrvSecurity ${level.level})`), 'version');
   }
   const pending = settle(this);
   if (!pending) return;
@@ -132,7 +144,7 @@ function onSecure(this: PendingSocket): void {
   // A server TLSSocket made outside tls.Server reports later TLS errors (a refused
   // renegotiation, a corrupt record) only as '_tlsError': end the connection on them.
   this.on('_tlsError', destroyOnTlsError);
-  pending.owner.handshakeDone(this, pending.listener, pending.tooBusy, host, pending.peerAddr, pending.peerPort);
+  pending.outcome.handshakeDone(this, pending.listener, host, pending.peerAddr, pending.peerPort);
 }
 
 /** TLS versions, oldest first (as Node names them). */
@@ -148,21 +160,29 @@ function destroyOnTlsError(this: tls.TLSSocket, error: Error): void {
 }
 
 function onEnd(this: PendingSocket): void {
-  fail(this, new Error('the peer closed the connection during the TLS handshake'));
+  fail(this, new Error('the peer closed the connection during the TLS handshake'), 'closed');
 }
 
 function onError(this: PendingSocket, error: Error): void {
-  fail(this, error);
+  fail(this, error, errorReason(error));
 }
 
 function onClose(this: PendingSocket): void {
-  fail(this, new Error('connection closed during the TLS handshake'));
+  fail(this, new Error('connection closed during the TLS handshake'), 'closed');
 }
 
 function timeOut(socket: PendingSocket): void {
   const error: NodeJS.ErrnoException = new Error('TLS handshake timed out');
   error.code = 'ERR_TLS_HANDSHAKE_TIMEOUT';
-  fail(socket, error);
+  fail(socket, error, 'timeout');
+}
+
+/** An error event's reason: a reset or a refused server name, else OpenSSL's refusal. */
+function errorReason(error: Error): HandshakeFailureReason {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'closed';
+  if (/unknown server name|SNI|servername/i.test(error.message)) return 'sni';
+  return 'protocol';
 }
 
 interface NativeTls {

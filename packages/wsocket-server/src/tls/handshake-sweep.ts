@@ -1,5 +1,5 @@
 import type * as tls from 'node:tls';
-import { expireHandshakes } from './tls-handshake';
+import { expireHandshakes } from './handshake';
 
 /** The shortest and longest pause between two sweeps. */
 const SWEEP_MIN_MS = 10;

@@ -1,8 +1,9 @@
 import * as net from 'node:net';
 import { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
 import { describe } from '@ics-ts/wsocket';
-import type { ClientClassRef, ClientConstructor } from './client-registry';
-import type { TWSocketClient } from './wsocket-client';
+import { ADMISSION_KEYS, AdmissionOptions, resolvePolicy } from '../options/admission-options';
+import type { ClientClassRef, ClientConstructor } from '../clients/client-registry';
+import type { TWSocketClient } from '../clients/wsocket-client';
 
 /**
  * One TLS (or plain) host, ICS's TIcsHost: the names it answers to, where it
@@ -10,7 +11,7 @@ import type { TWSocketClient } from './wsocket-client';
  * class.
  */
 export interface IcsHostOptions<C extends TWSocketClient = TWSocketClient>
-  extends Partial<Omit<SslContextOptions, 'sslCert'>> {
+  extends Partial<Omit<SslContextOptions, 'sslCert'>>, AdmissionOptions {
   /** Exact names ('mail.example.com') and one-label wildcards ('*.example.com'). */
   hostNames: string[];
   /** Default true; a disabled host binds nothing and is never picked. */
@@ -39,7 +40,7 @@ const HOST_KEYS = new Set([
   'hostNames', 'hostEnabled', 'bindIpAddr', 'bindIpAddr2', 'bindNonPort', 'bindSslPort', 'hostTag', 'descr',
   'sslCert', 'sslKey', 'sslPassword', 'sslInter', 'sslCA', 'sslSrvSecurity', 'sslCipherList12', 'sslCipherList13',
   'sslVerifyPeer', 'alpnProtocols', 'sessionTimeout', 'sessionTickets', 'refuseExpired', 'expireWarnDays', 'clientClass',
-  'banner',
+  'banner', ...ADMISSION_KEYS,
 ]);
 const CONTEXT_KEYS = [
   'sslCert', 'sslKey', 'sslPassword', 'sslInter', 'sslCA', 'sslSrvSecurity', 'sslCipherList12', 'sslCipherList13',
@@ -151,6 +152,8 @@ export class IcsHost<C extends TWSocketClient = TWSocketClient> {
     }
     this.banner = options.banner;
     this.clientClass = options.clientClass === undefined ? undefined : resolveClientClass(options.clientClass, `${name}.clientClass`);
+    // Checked here, so a bad entry names its host; a binding applies the first of its hosts' that sets one.
+    resolvePolicy(options as unknown as Record<string, unknown>, undefined, where, `${name}.`);
     this.options = { ...options };
   }
 

@@ -1,15 +1,17 @@
 import type { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
 import { describe } from '@ics-ts/wsocket';
-import type { ClientClassRef, ClientConstructor } from './client-registry';
-import type { ListenerSpec } from './listener';
+import type { ClientClassRef, ClientConstructor } from '../clients/client-registry';
+import type { ListenerSpec } from '../listen/listener';
 import { SocketFamily, checkBacklog, resolveAddress, resolvePort, resolveSslContext } from './server-options';
-import type { TWSocketClient } from './wsocket-client';
+import type { TWSocketClient } from '../clients/wsocket-client';
+import type { ListenerPolicy } from '../admission/policy';
+import { LISTENER_ADMISSION_KEYS, ListenerAdmissionOptions, resolvePolicy } from './admission-options';
 
 /**
  * One extra listener (ICS TWSocketMultiListenItem): its own address, port,
  * family, backlog, TLS and, our addition, its own client class.
  */
-export interface MultiListenItem<C extends TWSocketClient = TWSocketClient> {
+export interface MultiListenItem<C extends TWSocketClient = TWSocketClient> extends ListenerAdmissionOptions {
   addr: string;
   /** Number, numeric string or service name; 0 = the system picks one. */
   port: number | string;
@@ -26,12 +28,14 @@ export interface MultiListenItem<C extends TWSocketClient = TWSocketClient> {
   clientClass?: ClientClassRef<C>;
 }
 
-const ITEM_KEYS = new Set(['addr', 'port', 'socketFamily', 'ipv6Only', 'listenBacklog', 'sslEnable', 'sslContext', 'clientClass']);
+const ITEM_KEYS = new Set<string>(['addr', 'port', 'socketFamily', 'ipv6Only', 'listenBacklog', 'sslEnable', 'sslContext', 'clientClass', ...LISTENER_ADMISSION_KEYS]);
 
 /** What an item falls back to: the server's settings. */
 export interface ItemDefaults {
   listenBacklog: number;
   sslContext: TSslContext | undefined;
+  /** The server's admission policy, for the keys the item does not set. */
+  policy: ListenerPolicy;
   resolveClientClass(ref: ClientClassRef, option: string): ClientConstructor;
 }
 
@@ -74,5 +78,6 @@ export function listenerSpecFromItem(item: unknown, index: number, defaults: Ite
     sslEnable,
     sslContext: sslEnable ? sslContext : undefined,
     clientClass,
+    policy: resolvePolicy(entry, defaults.policy, where, prefix),
   };
 }

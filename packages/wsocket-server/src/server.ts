@@ -1,13 +1,26 @@
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
-import type * as tls from 'node:tls';
-import { SSL_SRV_SECURITY_LEVELS, TSslContext, securityProfile } from '@ics-ts/ssl-context';
-import { describe, unmapIPv4 } from '@ics-ts/wsocket';
+import { TSslContext } from '@ics-ts/ssl-context';
+import { describe } from '@ics-ts/wsocket';
 import { container as globalContainer, DependencyContainer } from 'tsyringe';
-import { ClientClassRef, ClientClassRegistry, ClientConstructor, clientClassRegistry, isClientClass } from './client-registry';
-import { ConnectionInfo } from './connection-info';
-import { ConnectionAcceptor, Listener, ListenerSpec, ListenerStatus } from './listener';
-import { MultiListenItem, listenerSpecFromItem } from './multi-listen-options';
+import { AdmissionGate } from './admission/gate';
+import { ClientSlots } from './admission/client-slots';
+import type { ListenerPolicy } from './admission/policy';
+import { RefusalCounts } from './admission/refusals';
+import { Refuser } from './admission/refuser';
+import { TooBusy } from './admission/too-busy';
+import { ClientFactory, injectionProblem } from './clients/client-factory';
+import { ClientList } from './clients/client-list';
+import { ClientClassRef, ClientClassRegistry, ClientConstructor, clientClassRegistry, isClientClass } from './clients/client-registry';
+import { ClientStarter } from './clients/client-starter';
+import { TWSocketClient } from './clients/wsocket-client';
+import { CertRecheck, ListenFailure, ServerEvents, ServerState, WSocketServerEvents } from './events';
+import { HostBinding, SniPolicy, SniSelector, buildBindings } from './hosts/host-table';
+import { HostsValidation, reportHosts } from './hosts/host-report';
+import { IcsHost, IcsHostOptions } from './hosts/ics-host';
+import { Listener, ListenerSpec, ListenerStatus } from './listen/listener';
+import { resolvePolicy } from './options/admission-options';
+import { MultiListenItem, listenerSpecFromItem } from './options/multi-listen-options';
 import {
   SERVER_DEFAULTS,
   SocketFamily,
@@ -22,58 +35,13 @@ import {
   resolveSslContext,
   LISTENER_KEYS,
   checkSniPolicy,
-} from './server-options';
-import { HandshakeSweep } from './handshake-sweep';
-import { HandshakeFailure, HandshakeOwner, VERSION_ORDER, startServerHandshake } from './tls-handshake';
-import { HostBinding, HostMatch, SniPolicy, SniSelector, bindingKey, buildBindings } from './host-table';
-import { HostsValidation, reportHosts } from './host-report';
-import { IcsHost, IcsHostOptions } from './ics-host';
-import { readTlsFacts } from './tls-facts';
-import { ClientOwner, TWSocketClient } from './wsocket-client';
+} from './options/server-options';
+import type { ServerSettings } from './options/server-settings';
+import { HandshakeFailureReason } from './tls/handshake';
+import { TlsHandshakes } from './tls/handshakes';
+import { widenedContext } from './tls/widened-context';
 
-export type ServerState = 'closed' | 'listening';
-
-/** What recheckSslCerts() found. */
-export interface CertRecheck {
-  /** Hosts whose certificate changed and was swapped in. */
-  reloaded: string[];
-  /** Hosts whose changed files could not be loaded: they keep their last good certificate. */
-  failed: { hostTag: string; error: Error }[];
-}
-
-/** A listener that could not be opened by multiListenEx. */
-export interface ListenFailure {
-  index: number;
-  url: string;
-  error: Error;
-}
-
-/** A connection turned away because maxClients was reached. */
-export interface TooBusyInfo {
-  peerAddr: string;
-  peerPort: number;
-  multiListenIndex: number;
-}
-
-export interface WSocketServerEvents<C extends TWSocketClient> {
-  /** A client object exists (constructor done), its socket is not attached yet. */
-  clientCreate: [client: C];
-  /** The socket is attached; the banner follows this event. */
-  clientConnect: [client: C];
-  /** The client's session is over; it leaves the list right after this event. */
-  clientDisconnect: [client: C, error: Error | undefined];
-  changeState: [state: ServerState, previous: ServerState];
-  /** A listener failed after it started (accept errors such as EMFILE). */
-  error: [error: Error];
-  /** An exception escaped client code or an event handler; `client` (if any) was aborted. */
-  bgException: [error: unknown, client: C | undefined];
-  /** A connection over maxClients got bannerTooBusy and is being closed. */
-  tooBusy: [info: TooBusyInfo];
-  /** A TLS handshake failed (garbage, timeout, refused client certificate...); the connection is closed. */
-  sslHandshakeError: [failure: HandshakeFailure];
-  /** recheckSslCerts() (or its timer) swapped in a certificate or failed to. */
-  sslCertRecheck: [result: CertRecheck];
-}
+export type { CertRecheck, ListenFailure, ServerState, TooBusyInfo, WSocketServerEvents } from './events';
 
 const WHERE = 'TWSocketServer';
 
@@ -83,10 +51,7 @@ const WHERE = 'TWSocketServer';
  * keeps the client list, greets with the banner, turns away connections over
  * maxClients with bannerTooBusy.
  */
-export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
-  extends EventEmitter<WSocketServerEvents<C>>
-  implements ConnectionAcceptor, ClientOwner, HandshakeOwner
-{
+export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends EventEmitter<WSocketServerEvents<C>> {
   readonly addr: string;
   /** The port as configured, resolved to a number (ICS PortNum); 0 = system-chosen. */
   readonly port: number;
@@ -96,40 +61,28 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   readonly sslEnable: boolean;
   /** The server's TLS context: addr/port's when sslEnable, the default of TLS listeners. */
   readonly sslContext: TSslContext | undefined;
-  /** Connections turned away with bannerTooBusy since the server was made. */
-  tooBusyCount = 0;
-  /** TLS handshakes that failed since the server was made. */
-  sslHandshakeErrors = 0;
   readonly sniUnknown: SniPolicy;
   readonly sniMissing: SniPolicy;
+  /** See WSocketServerOptions.connectionContainer. */
+  readonly connectionContainer: boolean;
   private hostList: IcsHost<C>[] = [];
   private readonly recheckIntervalMs: number;
   private recheckTimer: NodeJS.Timeout | undefined;
-  /** TLS connections in their handshake (too busy ones too), ended by shutdown(). */
-  private readonly handshakeSockets = new Set<tls.TLSSocket>();
-  private readonly handshakeSweep = new HandshakeSweep(this.handshakeSockets);
-
-  private bannerText: string;
-  private bannerTooBusyText: string;
-  private lineEndText: string;
-  private maxClientsValue: number;
-  private tooBusyCloseTimeoutMs: number;
-  private sslHandshakeTimeoutMs: number;
-  /** Admitted TLS connections still in their handshake: they count against maxClients. */
-  private handshaking = 0;
-  private cls: ClientConstructor<C>;
   private readonly registry: ClientClassRegistry;
   private readonly serverContainer: DependencyContainer;
-  /** See WSocketServerOptions.connectionContainer. */
-  readonly connectionContainer: boolean;
-  /** The connection whose client class is being resolved (synchronously), for ConnectionInfo injection. */
-  private admitting: ConnectionInfo | undefined;
-  private readonly clientSet = new Set<C>();
-  private clientListCache: C[] | undefined;
-  private readonly disconnectWaiters = new Map<C, () => void>();
-  /** @internal Connections turned away (bannerTooBusy sent), until they are closed (shutdown waits for them). */
-  readonly tooBusySockets = new Set<net.Socket>();
-  private lastCliId = 0;
+  /** What the stages read at each connection; the setters below change it. */
+  private readonly settings: ServerSettings<C>;
+  /** The server's own admission policy: listeners that set none of their own use it. */
+  private readonly policy: ListenerPolicy;
+
+  // The pipeline, in the order a connection takes: listeners → gate → (TLS) → slots → starter → list → events.
+  private readonly events: ServerEvents<C>;
+  private readonly refuser: Refuser;
+  private readonly tooBusyStage: TooBusy;
+  private readonly handshakes: TlsHandshakes;
+  private readonly list: ClientList<C>;
+  private readonly gate: AdmissionGate<C>;
+
   private currentState: ServerState = 'closed';
   /** A listen() call is under way. */
   private listening = false;
@@ -154,33 +107,52 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     this.port = resolvePort(options.port ?? SERVER_DEFAULTS.port, WHERE);
     this.ipv6Only = checkBoolean(options.ipv6Only ?? SERVER_DEFAULTS.ipv6Only, WHERE, 'ipv6Only');
     this.listenBacklog = checkBacklog(options.listenBacklog ?? SERVER_DEFAULTS.listenBacklog, WHERE);
-    this.bannerText = checkString(options.banner ?? SERVER_DEFAULTS.banner, WHERE, 'banner');
-    this.bannerTooBusyText = checkString(options.bannerTooBusy ?? SERVER_DEFAULTS.bannerTooBusy, WHERE, 'bannerTooBusy');
-    this.lineEndText = checkString(options.lineEnd ?? SERVER_DEFAULTS.lineEnd, WHERE, 'lineEnd');
-    this.maxClientsValue = checkCount(options.maxClients ?? SERVER_DEFAULTS.maxClients, WHERE, 'maxClients');
-    this.tooBusyCloseTimeoutMs = checkCount(
-      options.tooBusyCloseTimeout ?? SERVER_DEFAULTS.tooBusyCloseTimeout,
-      WHERE,
-      'tooBusyCloseTimeout',
-    );
-    this.sslHandshakeTimeoutMs = checkCount(
-      options.sslHandshakeTimeout ?? SERVER_DEFAULTS.sslHandshakeTimeout,
-      WHERE,
-      'sslHandshakeTimeout',
-    );
     this.sslEnable = checkBoolean(options.sslEnable ?? SERVER_DEFAULTS.sslEnable, WHERE, 'sslEnable');
     this.sslContext = resolveSslContext(options.sslContext, WHERE, 'sslContext');
     if (this.sslEnable && !this.sslContext) throw new TypeError(`${WHERE}: option sslEnable needs option sslContext`);
     this.registry = checkRegistry(options.registry ?? clientClassRegistry);
-    this.cls = this.checkClientClass(options.clientClass ?? (TWSocketClient as unknown as ClientConstructor<C>));
+    // Our own child: registrations here never reach the global container.
+    this.serverContainer = checkContainer(options.container ?? globalContainer).createChildContainer();
+    this.serverContainer.register(TWSocketServer, { useValue: this });
+    this.connectionContainer =
+      options.connectionContainer === undefined ? false : checkBoolean(options.connectionContainer, WHERE, 'connectionContainer');
+    const count = (key: keyof typeof SERVER_DEFAULTS & keyof WSocketServerOptions<C>) =>
+      checkCount(options[key] ?? SERVER_DEFAULTS[key], WHERE, key);
+    this.settings = {
+      banner: checkString(options.banner ?? SERVER_DEFAULTS.banner, WHERE, 'banner'),
+      bannerTooBusy: checkString(options.bannerTooBusy ?? SERVER_DEFAULTS.bannerTooBusy, WHERE, 'bannerTooBusy'),
+      bannerTooBusyPerIp:
+        options.bannerTooBusyPerIp === undefined ? undefined : checkString(options.bannerTooBusyPerIp, WHERE, 'bannerTooBusyPerIp'),
+      lineEnd: checkString(options.lineEnd ?? SERVER_DEFAULTS.lineEnd, WHERE, 'lineEnd'),
+      maxClients: count('maxClients'),
+      maxConnections: count('maxConnections'),
+      maxHandshakes: count('maxHandshakes'),
+      maxHandshakesPerIp: count('maxHandshakesPerIp'),
+      tooBusyCloseTimeout: count('tooBusyCloseTimeout'),
+      sslHandshakeTimeout: count('sslHandshakeTimeout'),
+      clientClass: this.checkClientClass(options.clientClass ?? (TWSocketClient as unknown as ClientConstructor<C>)),
+    };
+    this.policy = resolvePolicy(options as Record<string, unknown>, undefined, WHERE);
     this.sniUnknown = checkSniPolicy(options.sniUnknown ?? 'default', WHERE, 'sniUnknown');
     this.sniMissing = checkSniPolicy(options.sniMissing ?? 'default', WHERE, 'sniMissing');
     this.recheckIntervalMs = checkCount(options.sslCertRecheckInterval ?? 0, WHERE, 'sslCertRecheckInterval');
+
+    this.events = new ServerEvents<C>(this);
+    const events = this.events as unknown as ServerEvents<TWSocketClient>;
+    this.refuser = new Refuser(events);
+    this.tooBusyStage = new TooBusy(this.settings, this.refuser, events);
+    this.list = new ClientList<C>(this, this.events);
+    const factory = new ClientFactory(this.serverContainer, this.connectionContainer, WHERE);
+    const starter = new ClientStarter<C>(this.settings, factory, this.list, this.events);
+    const slots = new ClientSlots<C>(this.settings, this.list, this.tooBusyStage, starter);
+    this.handshakes = new TlsHandshakes(this.settings, this.refuser, events, slots);
+    this.gate = new AdmissionGate<C>(this.settings, this.refuser, this.events, this.list, this.tooBusyStage, this.handshakes, slots);
+
     const items = options.multiListenSockets ?? [];
     if (!Array.isArray(items)) {
       throw new TypeError(`${WHERE}: option multiListenSockets must be an array, got ${describe(items)}`);
     }
-    const itemSpecs = items.map((item, index) => this.itemSpec(item, index));
+    const itemListeners = items.map((item, index) => this.itemListener(item, index));
     let bindings: HostBinding[] = [];
     if (options.icsHosts !== undefined) {
       if (!Array.isArray(options.icsHosts)) {
@@ -199,75 +171,105 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
         this.socketFamily = net.isIPv6(this.addr) ? 'ipv6' : 'ipv4';
       }
     }
-    // Our own child: registrations here never reach the global container.
-    this.serverContainer = checkContainer(options.container ?? globalContainer).createChildContainer();
-    this.serverContainer.register(TWSocketServer, { useValue: this });
-    this.connectionContainer =
-      options.connectionContainer === undefined ? false : checkBoolean(options.connectionContainer, WHERE, 'connectionContainer');
-    // Without a container per connection, ConnectionInfo is the connection being admitted.
-    this.serverContainer.register(ConnectionInfo, { useFactory: () => this.admittedInfo() });
     if (bindings.length > 0) {
       this.listenerList = bindings.map((binding, i) => this.bindingListener(binding, i - 1));
       this.mainListener = this.listenerList[0];
       return;
     }
-    this.mainListener = new Listener(
-      {
-        index: -1,
-        addr: this.addr,
-        port: this.port,
-        socketFamily: this.socketFamily,
-        ipv6Only: this.ipv6Only,
-        listenBacklog: this.listenBacklog,
-        sslEnable: this.sslEnable,
-        sslContext: this.sslEnable ? this.sslContext : undefined,
-      },
-      this,
-    );
-    this.listenerList = [this.mainListener, ...itemSpecs.map((spec) => new Listener(spec, this))];
+    this.mainListener = this.newListener({
+      index: -1,
+      addr: this.addr,
+      port: this.port,
+      socketFamily: this.socketFamily,
+      ipv6Only: this.ipv6Only,
+      listenBacklog: this.listenBacklog,
+      sslEnable: this.sslEnable,
+      sslContext: this.sslEnable ? this.sslContext : undefined,
+    });
+    this.listenerList = [this.mainListener, ...itemListeners];
   }
 
   // ---- settings that may change at run time (new connections only) ----
 
   get banner(): string {
-    return this.bannerText;
+    return this.settings.banner;
   }
 
   set banner(value: string) {
-    this.bannerText = checkString(value, WHERE, 'banner');
+    this.settings.banner = checkString(value, WHERE, 'banner');
   }
 
   get bannerTooBusy(): string {
-    return this.bannerTooBusyText;
+    return this.settings.bannerTooBusy;
   }
 
   set bannerTooBusy(value: string) {
-    this.bannerTooBusyText = checkString(value, WHERE, 'bannerTooBusy');
+    this.settings.bannerTooBusy = checkString(value, WHERE, 'bannerTooBusy');
   }
 
   get lineEnd(): string {
-    return this.lineEndText;
+    return this.settings.lineEnd;
   }
 
   set lineEnd(value: string) {
-    this.lineEndText = checkString(value, WHERE, 'lineEnd');
+    this.settings.lineEnd = checkString(value, WHERE, 'lineEnd');
   }
 
   get maxClients(): number {
-    return this.maxClientsValue;
+    return this.settings.maxClients;
   }
 
   /** Lowering it below clientCount turns away new connections only; nobody connected is dropped. */
   set maxClients(value: number) {
-    this.maxClientsValue = checkCount(value, WHERE, 'maxClients');
+    this.settings.maxClients = checkCount(value, WHERE, 'maxClients');
+  }
+
+  get maxConnections(): number {
+    return this.settings.maxConnections;
+  }
+
+  set maxConnections(value: number) {
+    this.settings.maxConnections = checkCount(value, WHERE, 'maxConnections');
   }
 
   get clientClass(): ClientConstructor<C> {
-    return this.cls;
+    return this.settings.clientClass;
   }
 
   set clientClass(ref: ClientClassRef<C>) {
-    this.cls = this.checkClientClass(ref);
+    this.settings.clientClass = this.checkClientClass(ref);
+  }
+
+  // ---- counters -------------------------------------------------------------
+
+  /** Connections turned away with bannerTooBusy (maxClients or maxClientsPerIp) since the server was made. */
+  get tooBusyCount(): number {
+    return this.tooBusyStage.count;
+  }
+
+  /** TLS handshakes that failed since the server was made. */
+  get sslHandshakeErrors(): number {
+    return this.handshakes.failed;
+  }
+
+  /** TLS handshakes that failed, by reason. */
+  get sslHandshakeFailures(): Readonly<Record<HandshakeFailureReason, number>> {
+    return this.handshakes.failures;
+  }
+
+  /** Connections refused since the server was made, by reason (every admission stage's). */
+  get refusals(): Readonly<RefusalCounts> {
+    return this.refuser.counts;
+  }
+
+  /** Every socket the server holds now: clients, TLS handshakes in progress, busy peers being turned away. */
+  get connectionCount(): number {
+    return this.gate.held;
+  }
+
+  /** TLS handshakes in progress now. */
+  get handshakeCount(): number {
+    return this.handshakes.pending.size;
   }
 
   // ---- state ---------------------------------------------------------------
@@ -397,7 +399,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   addListenSocket(item: MultiListenItem<C>): Promise<Listener> {
     const closes = this.closeCount;
     const add = async (): Promise<Listener> => {
-      const listener = new Listener(this.itemSpec(item, this.listenerList.length - 1), this);
+      const listener = this.itemListener(item, this.listenerList.length - 1);
       // A close() since this call: the listener is not wanted any more.
       const aborted = () => new Error(`${WHERE}: adding ${listener.url} aborted: the server was closed meanwhile`);
       if (this.closeCount !== closes) throw aborted();
@@ -427,10 +429,10 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   async shutdown(timeoutMs = 5000): Promise<void> {
     await this.close();
     // Connections still in their TLS handshake never become clients now.
-    for (const socket of [...this.handshakeSockets]) socket.destroy();
-    const all = this.clients.map((client) => this.whenGone(client));
+    this.handshakes.destroyAll();
+    const all = this.clients.map((client) => this.list.whenGone(client));
     // Connections turned away as too busy are already closing: wait for them too.
-    for (const socket of this.tooBusySockets) all.push(whenClosed(socket));
+    for (const socket of this.tooBusyStage.sockets) all.push(whenClosed(socket));
     for (const client of this.clients) client.close();
     if (all.length === 0) return;
     let timer: NodeJS.Timeout | undefined;
@@ -439,8 +441,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     });
     await Promise.race([Promise.all(all), timedOut]);
     clearTimeout(timer);
-    const stragglers = [...this.tooBusySockets].map(whenClosed);
-    for (const socket of this.tooBusySockets) socket.destroy();
+    const stragglers = [...this.tooBusyStage.sockets].map(whenClosed);
+    this.tooBusyStage.destroyAll();
     await Promise.all([this.disconnectAll(), ...stragglers]);
   }
 
@@ -476,11 +478,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     // (its outcome is the default host's, already reported).
     for (const listener of this.listenerList) listener.hosts?.handshakeContext?.reload();
     if (result.reloaded.length + result.failed.length > 0 && this.listenerCount('sslCertRecheck') > 0) {
-      try {
-        this.emit('sslCertRecheck', result);
-      } catch (error) {
-        this.reportBgException(error, undefined);
-      }
+      this.events.emit('sslCertRecheck', result);
     }
     return result;
   }
@@ -504,7 +502,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
       const existing = byKey.get(binding.key);
       byKey.delete(binding.key);
       if (existing) {
-        existing.hosts = this.listenerHosts(binding);
+        this.setListenerHosts(existing, binding);
         if (existing.state !== 'listening' && this.currentState === 'listening') opening.push(existing);
         continue;
       }
@@ -568,20 +566,25 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
   }
 
   private bindingListener(binding: HostBinding, index: number): Listener {
-    const listener = new Listener(
-      {
-        index,
-        addr: binding.addr,
-        port: binding.port,
-        socketFamily: net.isIPv6(binding.addr) ? 'ipv6' : 'ipv4',
-        ipv6Only: false,
-        listenBacklog: this.listenBacklog,
-        sslEnable: binding.tls,
-      },
-      this,
-    );
-    listener.hosts = this.listenerHosts(binding);
+    const listener = this.newListener({
+      index,
+      addr: binding.addr,
+      port: binding.port,
+      socketFamily: net.isIPv6(binding.addr) ? 'ipv6' : 'ipv4',
+      ipv6Only: false,
+      listenBacklog: this.listenBacklog,
+      sslEnable: binding.tls,
+    });
+    this.setListenerHosts(listener, binding);
     return listener;
+  }
+
+  /** A binding's hosts and policy (the first of its hosts that sets a key gives it). */
+  private setListenerHosts(listener: Listener, binding: HostBinding): void {
+    listener.hosts = this.listenerHosts(binding);
+    const merged: Record<string, unknown> = {};
+    for (const host of [...binding.hosts].reverse()) Object.assign(merged, pickAdmission(host.options));
+    listener.policy = resolvePolicy(merged, this.policy, WHERE);
   }
 
   private startRecheckTimer(): void {
@@ -599,26 +602,26 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
 
   /** Connected clients in connection order (a snapshot; indexes shift as clients come and go). */
   get clients(): readonly C[] {
-    return (this.clientListCache ??= [...this.clientSet]);
+    return this.list.all;
   }
 
   get clientCount(): number {
-    return this.clientSet.size;
+    return this.list.size;
   }
 
   /** ICS Client[i]: undefined when out of range. */
   client(index: number): C | undefined {
-    return this.clients[index];
+    return this.list.all[index];
   }
 
   isClient(thing: unknown): thing is C {
-    return this.clientSet.has(thing as C);
+    return this.list.has(thing);
   }
 
   /** Aborts a client; resolves once clientDisconnect has fired and it left the list. */
   disconnect(client: C): Promise<void> {
-    if (!this.clientSet.has(client)) return Promise.resolve();
-    const gone = this.whenGone(client);
+    if (!this.list.has(client)) return Promise.resolve();
+    const gone = this.list.whenGone(client);
     client.abort();
     return gone;
   }
@@ -627,208 +630,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     await Promise.all(this.clients.map((client) => this.disconnect(client)));
   }
 
-  // ---- ConnectionAcceptor ------------------------------------------------------
-
-  /** @internal Admission first, before any TLS work or object: then TLS, then the client. */
-  acceptConnection(socket: net.Socket, listener: Listener): void {
-    const max = this.maxClientsValue;
-    const tooBusy = max > 0 && this.clientSet.size + this.handshaking >= max;
-    const context = listener.tlsContext();
-    if (context) {
-      if (!tooBusy) this.handshaking++;
-      const sni = listener.hosts?.sni;
-      const timeout = this.sslHandshakeTimeoutMs;
-      const deadline = timeout > 0 ? Date.now() + timeout : 0;
-      this.handshakeSockets.add(startServerHandshake(socket, context, deadline, this, listener, tooBusy, sni));
-      if (timeout > 0) this.handshakeSweep.ensure(timeout);
-    } else if (tooBusy) {
-      this.rejectTooBusy(socket, listener);
-    } else {
-      this.admit(socket, listener);
-    }
-  }
-
-  /** @internal */
-  handshakeDone(socket: tls.TLSSocket, listener: Listener, tooBusy: boolean, host: HostMatch | undefined, peerAddr: string, peerPort: number): void {
-    this.handshakeSockets.delete(socket);
-    if (tooBusy) return this.rejectTooBusy(socket, listener);
-    this.handshaking--;
-    this.admit(socket, listener, host, peerAddr, peerPort);
-  }
-
-  /** @internal */
-  handshakeFailed(socket: tls.TLSSocket, failure: HandshakeFailure, tooBusy: boolean): void {
-    this.handshakeSockets.delete(socket);
-    if (!tooBusy) this.handshaking--;
-    this.sslHandshakeErrors++;
-    if (this.listenerCount('sslHandshakeError') > 0) this.emitGuarded('sslHandshakeError', failure);
-  }
-
-  /** peerAddr/peerPort: read by the TLS handshake already (one getpeername per connection). */
-  private admit(socket: net.Socket, listener: Listener, match?: HostMatch, peerAddr?: string, peerPort?: number): void {
-    const cliId = ++this.lastCliId;
-    // On a plain binding the host is the first bound there; on TLS, SNI's pick.
-    const host = (match?.host ?? listener.hosts?.hosts[0]) as IcsHost<C> | undefined;
-    // Read once here and handed to the client: they stay readable after close (ICS caches them too).
-    const info = new ConnectionInfo(
-      cliId,
-      peerAddr ?? socket.remoteAddress ?? '',
-      peerPort ?? socket.remotePort ?? 0,
-      listener.localAddrOf(socket),
-      listener.localPortOf(socket),
-      listener.index,
-      host?.index ?? -1,
-      host?.hostTag ?? '',
-      match?.matchedName ?? '',
-    );
-    let client: C;
-    try {
-      client = this.resolveClient(host?.clientClass ?? (listener.spec.clientClass as ClientConstructor<C> | undefined) ?? this.cls, info);
-    } catch (error) {
-      socket.destroy();
-      this.reportBgException(error, undefined);
-      return;
-    }
-    client.server = this;
-    client.setConnection(info);
-    client.banner = host?.banner ?? this.bannerText;
-    if (host) client.icsHost = host;
-    // Read while the handshake is fresh: kept for the client's whole life, after close too.
-    if (listener.spec.sslEnable) client.setTlsFacts(readTlsFacts(socket));
-    this.clientSet.add(client);
-    this.clientListCache = undefined;
-
-    const created = this.emitGuarded('clientCreate', client);
-    try {
-      // Runs client code too (onSessionConnected, changeState listeners).
-      client.attach(socket, info);
-    } catch (error) {
-      if (!client.rawSocket) socket.destroy(); // never attached: nobody else will close it
-      client.abort();
-      this.reportBgException(error, client);
-      if (!client.rawSocket) this.clientClosed(client, undefined);
-      return;
-    }
-    if (!created) return client.abort();
-    // onSessionConnected may have failed (the client was aborted and reported):
-    // no clientConnect for a client that is already going away.
-    if (client.state !== 'connected') return;
-    if (!this.emitGuarded('clientConnect', client)) return client.abort();
-    if (client.state !== 'connected') return;
-    try {
-      client.startConnection();
-    } catch (error) {
-      client.abort();
-      this.reportBgException(error, client);
-    }
-  }
-
-  /**
-   * The client object for a connection, through tsyringe: in the server's
-   * container (ConnectionInfo from the factory registered there), or in a child
-   * container of its own with connectionContainer.
-   */
-  private resolveClient(cls: ClientConstructor<C>, info: ConnectionInfo): C {
-    if (this.connectionContainer) {
-      const connection = this.serverContainer.createChildContainer();
-      connection.register(ConnectionInfo, { useValue: info });
-      return connection.resolve(cls);
-    }
-    const outer = this.admitting;
-    this.admitting = info;
-    try {
-      return this.serverContainer.resolve(cls);
-    } finally {
-      this.admitting = outer;
-    }
-  }
-
-  private admittedInfo(): ConnectionInfo {
-    if (this.admitting) return this.admitting;
-    throw new Error(
-      `${WHERE}: ConnectionInfo can only be injected while the server creates a client (into the client class and what it resolves then)`,
-    );
-  }
-
-  /** @internal */
-  listenerError(listener: Listener, error: Error): void {
-    const named = new Error(`listener ${listener.url}: ${error.message}`, { cause: error });
-    (named as NodeJS.ErrnoException).code = (error as NodeJS.ErrnoException).code;
-    if (this.listenerCount('error') > 0) this.emit('error', named);
-    else process.emitWarning(named.message, 'TWSocketServerWarning');
-  }
-
-  // ---- ClientOwner ---------------------------------------------------------------
-
-  /** @internal */
-  clientClosed(client: TWSocketClient, error: Error | undefined): void {
-    const own = client as C;
-    if (!this.clientSet.has(own)) return;
-    this.emitGuarded('clientDisconnect', own, error);
-    this.clientSet.delete(own);
-    this.clientListCache = undefined;
-    const waiter = this.disconnectWaiters.get(own);
-    if (waiter) {
-      this.disconnectWaiters.delete(own);
-      waiter();
-    }
-  }
-
-  /** @internal */
-  reportBgException(error: unknown, client: TWSocketClient | undefined): void {
-    try {
-      if (this.emit('bgException', error, client as C | undefined)) return;
-    } catch (handlerError) {
-      error = handlerError;
-    }
-    const text = error instanceof Error ? error.stack ?? error.message : String(error);
-    process.emitWarning(`unhandled exception in client code${client ? ` (client ${client.cliId})` : ''}: ${text}`, 'TWSocketServerWarning');
-  }
-
   // ---- internals ---------------------------------------------------------------------
-
-  private rejectTooBusy(socket: net.Socket, listener: Listener): void {
-    this.tooBusyCount++;
-    this.tooBusySockets.add(socket);
-    (socket as TooBusySocket)[TOO_BUSY_OWNER] = this as TWSocketServer<TWSocketClient>;
-    socket.once('close', onTooBusyClose); // a shared function, not a closure per rejected socket
-    socket.on('error', ignore);
-    socket.on('timeout', destroySocket);
-    socket.setTimeout(this.tooBusyCloseTimeoutMs);
-    socket.resume(); // read and drop what the peer sends, so closing sends FIN, not RST
-    if (this.bannerTooBusyText.length > 0) socket.end(this.bannerTooBusyText + this.lineEndText);
-    else socket.end();
-    if (this.listenerCount('tooBusy') > 0) {
-      this.emitGuarded('tooBusy', {
-        peerAddr: unmapIPv4(socket.remoteAddress ?? ''),
-        peerPort: socket.remotePort ?? 0,
-        multiListenIndex: listener.index,
-      });
-    }
-  }
-
-  private whenGone(client: C): Promise<void> {
-    if (!this.clientSet.has(client)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const previous = this.disconnectWaiters.get(client);
-      this.disconnectWaiters.set(client, previous ? () => (previous(), resolve()) : resolve);
-    });
-  }
-
-  /** Emits; an exception from a handler goes to bgException (false is returned). */
-  private emitGuarded<K extends 'clientCreate' | 'clientConnect' | 'clientDisconnect' | 'tooBusy' | 'sslHandshakeError'>(
-    event: K,
-    ...args: WSocketServerEvents<C>[K]
-  ): boolean {
-    try {
-      (this.emit as (event: K, ...args: WSocketServerEvents<C>[K]) => boolean)(event, ...args);
-      return true;
-    } catch (error) {
-      const client = event === 'tooBusy' || event === 'sslHandshakeError' ? undefined : (args[0] as C);
-      this.reportBgException(error, client);
-      return false;
-    }
-  }
 
   private setState(state: ServerState): void {
     const previous = this.currentState;
@@ -836,11 +638,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     this.currentState = state;
     if (state === 'listening') this.startRecheckTimer();
     else this.stopRecheckTimer();
-    try {
-      this.emit('changeState', state, previous);
-    } catch (error) {
-      this.reportBgException(error, undefined);
-    }
+    this.events.emit('changeState', state, previous);
   }
 
   private checkClientClass(ref: ClientClassRef<C>, option = 'clientClass'): ClientConstructor<C> {
@@ -853,20 +651,29 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient>
     if (!isClientClass(cls)) {
       throw new TypeError(`${WHERE}: option ${option}: ${cls.name || 'the class'} does not extend TWSocketClient`);
     }
+    const problem = injectionProblem(cls, this.serverContainer);
+    if (problem) throw new TypeError(`${WHERE}: option ${option}: ${problem}`);
     return cls;
   }
 
-  private itemSpec(item: unknown, index: number): ListenerSpec {
-    return listenerSpecFromItem(
+  /** A multiListenSockets item (or addListenSocket's), validated, as a listener. */
+  private itemListener(item: unknown, index: number): Listener {
+    const spec = listenerSpecFromItem(
       item,
       index,
       {
         listenBacklog: this.listenBacklog,
         sslContext: this.sslContext,
+        policy: this.policy,
         resolveClientClass: (ref, option) => this.checkClientClass(ref as ClientClassRef<C>, option),
       },
       WHERE,
     );
+    return this.newListener(spec);
+  }
+
+  private newListener(spec: ListenerSpec): Listener {
+    return new Listener(spec, this.gate, this.events, spec.policy ?? this.policy);
   }
 
   private listenerAt(index: number): Listener {
@@ -908,43 +715,12 @@ function checkContainer(parent: unknown): DependencyContainer {
 
 function ignore(): void {}
 
-/** A turned-away socket leads back to its server through this key. */
-const TOO_BUSY_OWNER = Symbol('ics-ts.tooBusy');
-type TooBusySocket = net.Socket & { [TOO_BUSY_OWNER]?: TWSocketServer<TWSocketClient> };
-
-function onTooBusyClose(this: TooBusySocket): void {
-  this[TOO_BUSY_OWNER]?.tooBusySockets.delete(this);
-}
-
-/**
- * The context a TLS binding's handshakes start with when a host there accepts
- * an older TLS version than the default host (see ListenerHosts.handshakeContext):
- * the default host's options at the level that differs from the default host's
- * only by that lower floor (a tls13Only default next to TLS 1.2 hosts: high).
- * Only the floor is widened: a higher ceiling would make clients that can do
- * both negotiate the newer version and then be refused by a host capped below
- * it (tls12Less). Undefined when the default host's own context will do.
- */
-function widenedContext(hosts: readonly IcsHost[]): TSslContext | undefined {
-  const first = hosts[0]?.sslContext;
-  if (!first) return undefined;
-  const rank = (version: string) => VERSION_ORDER.indexOf(version);
-  const own = first.profile;
-  let min = own.minVersion;
-  for (const host of hosts) {
-    const profile = host.sslContext?.profile;
-    if (profile && rank(profile.minVersion) < rank(min)) min = profile.minVersion;
+function pickAdmission(options: object): Record<string, unknown> {
+  const picked: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined && (key === 'allow' || key === 'deny' || key === 'maxClientsPerIp')) picked[key] = value;
   }
-  if (min === own.minVersion) return undefined;
-  const { sslCipherList12, sslCipherList13 } = first.options;
-  const level = SSL_SRV_SECURITY_LEVELS.find((candidate) => {
-    const p = securityProfile(candidate, sslCipherList12, sslCipherList13);
-    return (
-      p.minVersion === min && p.maxVersion === own.maxVersion && p.ciphers === own.ciphers &&
-      p.cipherSuites === own.cipherSuites && p.honorCipherOrder === own.honorCipherOrder
-    );
-  });
-  return level ? new TSslContext({ ...first.options, sslSrvSecurity: level }) : undefined;
+  return picked;
 }
 
 function recheckLater(server: TWSocketServer): void {
@@ -954,8 +730,4 @@ function recheckLater(server: TWSocketServer): void {
 function whenClosed(socket: net.Socket): Promise<void> {
   if (socket.closed) return Promise.resolve();
   return new Promise((resolve) => socket.once('close', () => resolve()));
-}
-
-function destroySocket(this: net.Socket): void {
-  this.destroy();
 }

@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import type { HostBinding } from './host-table';
 import type { IcsHost } from './ics-host';
-import { VERSION_ORDER } from './tls-handshake';
+import { VERSION_ORDER } from '../tls/handshake';
 
 /** One host as validateHosts() reports it. */
 export interface HostReport {

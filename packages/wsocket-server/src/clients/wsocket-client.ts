@@ -1,15 +1,14 @@
 import { TWSocket } from '@ics-ts/wsocket';
+import type { IcsHost } from '../hosts/ics-host';
+import type { TWSocketServer } from '../server';
+import { TlsFacts, readTlsFacts } from '../tls/tls-facts';
+import type { ClientList } from './client-list';
 import { ConnectionInfo } from './connection-info';
-import type { IcsHost } from './ics-host';
-import { TlsFacts, readTlsFacts } from './tls-facts';
 
-/** What a client needs of the server that owns it. */
-export interface ClientOwner {
-  /** @internal */
-  clientClosed(client: TWSocketClient, error: Error | undefined): void;
-  /** @internal */
-  reportBgException(error: unknown, client: TWSocketClient): void;
-}
+/** @internal The server hands a new client its list, facts and banner in one call through this key. */
+export const ADOPT = Symbol('ics-ts.adopt');
+/** @internal The client's ConnectionInfo, for the server's stages. */
+export const INFO = Symbol('ics-ts.info');
 
 /**
  * TWSocketClient: the per-connection object a TWSocketServer creates through
@@ -18,20 +17,39 @@ export interface ClientOwner {
  * `onSessionConnected`, `onSessionClosed`, or `startConnection`.
  */
 export class TWSocketClient extends TWSocket {
-  /** The server that accepted this connection; set before `clientCreate`. */
-  server: ClientOwner | undefined;
   /** Sent (with lineEnd) by `startConnection`; the server's banner unless changed in clientCreate/clientConnect. */
   banner = '';
-  /** The icsHosts entry serving this connection, with its names, bindings and TLS context. */
-  icsHost: IcsHost | undefined;
 
+  /** The list this client belongs to (and through it the server); undefined until the server takes it. */
+  private list: ClientList<TWSocketClient> | undefined;
   /** What the server knew at accept; one object, shared with ConnectionInfo injection. */
   private connection: ConnectionInfo = NOT_CONNECTED;
-  private tlsFacts: TlsFacts | undefined | null = null;
+  private ownTlsFacts: TlsFacts | undefined | null = null;
 
-  /** @internal The server hands over the connection's facts before clientCreate. */
-  setConnection(info: ConnectionInfo): void {
+  /** @internal Everything the server knows of the connection, in one call, before clientCreate. */
+  [ADOPT](list: ClientList<TWSocketClient>, info: ConnectionInfo, banner: string): void {
+    this.list = list;
     this.connection = info;
+    this.banner = banner;
+  }
+
+  /** @internal */
+  get [INFO](): ConnectionInfo {
+    return this.connection;
+  }
+
+  /**
+   * The server that accepted this connection (set before `clientCreate`). In
+   * the constructor it is not set yet: inject `TWSocketServer` there instead.
+   */
+  get server(): TWSocketServer {
+    const list = this.list;
+    if (!list) {
+      throw new Error(
+        'TWSocketClient.server: no server has taken this client yet (in the constructor, inject TWSocketServer instead)',
+      );
+    }
+    return list.server;
   }
 
   /** Sequential id on its server (ICS CliId), unique for the life of the server; 0 before the server took it. */
@@ -49,6 +67,11 @@ export class TWSocketClient extends TWSocket {
     return this.connection.icsHostIdx;
   }
 
+  /** The icsHosts entry serving this connection, with its names, bindings and TLS context. */
+  get icsHost(): IcsHost | undefined {
+    return this.connection.icsHost;
+  }
+
   /** That host's hostTag ('' without icsHosts). */
   get hostTag(): string {
     return this.connection.hostTag;
@@ -59,23 +82,19 @@ export class TWSocketClient extends TWSocket {
     return this.connection.matchedName;
   }
 
-  /** @internal The server reads the facts while the handshake is fresh. */
-  setTlsFacts(facts: TlsFacts | undefined): void {
-    this.tlsFacts = facts;
-  }
-
   /**
    * TLS facts (protocol, cipher, SNI name, ALPN, client certificate) when the
    * connection came through a TLS listener; undefined on a plain one. Read
    * once and kept, so they stay readable after close.
    */
   get tls(): TlsFacts | undefined {
-    if (this.tlsFacts === null) {
+    if (this.list) return this.connection.tls;
+    if (this.ownTlsFacts === null) {
       const socket = this.rawSocket;
       if (!socket) return undefined;
-      this.tlsFacts = readTlsFacts(socket);
+      this.ownTlsFacts = readTlsFacts(socket);
     }
-    return this.tlsFacts;
+    return this.ownTlsFacts;
   }
 
   /** The connection is TLS (its listener had sslEnable). */
@@ -92,10 +111,10 @@ export class TWSocketClient extends TWSocket {
   }
 
   protected override handleBgException(error: unknown): void {
-    const server = this.server;
-    if (!server) return super.handleBgException(error);
+    const list = this.list;
+    if (!list) return super.handleBgException(error);
     this.abort();
-    server.reportBgException(error, this);
+    list.events.bgException(error, this);
   }
 
   /** @internal */
@@ -108,8 +127,8 @@ export class TWSocketClient extends TWSocket {
       // as an uncaught exception.
       this.handleBgException(error);
     } finally {
-      // Whatever happened, the server must hear of it, or the client would stay in its list.
-      this.server?.clientClosed(this, this.lastError);
+      // Whatever happened, the list must hear of it, or the client would stay in it.
+      this.list?.closed(this, this.lastError);
     }
   }
 }

@@ -1,17 +1,23 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import type { ListenerPolicy } from '../admission/policy';
+import { RefusalCounts, newRefusalCounts } from '../admission/refusals';
 import type { TSslContext } from '@ics-ts/ssl-context';
-import type { ClientConstructor } from './client-registry';
-import type { SniSelector } from './host-table';
-import type { IcsHost } from './ics-host';
-import type { SocketFamily } from './server-options';
+import type { ClientConstructor } from '../clients/client-registry';
+import type { SniSelector } from '../hosts/host-table';
+import type { IcsHost } from '../hosts/ics-host';
+import type { SocketFamily } from '../options/server-options';
 
 export type ListenerState = 'closed' | 'listening' | 'failed';
 
-/** What a listener needs of the server it feeds. */
-export interface ConnectionAcceptor {
-  acceptConnection(socket: net.Socket, listener: Listener): void;
-  listenerError(listener: Listener, error: Error): void;
+/** Where a listener hands each accepted socket: the admission gate. */
+export interface ConnectionSink {
+  accept(socket: net.Socket, listener: Listener): void;
+}
+
+/** Where a listener reports a failure after it started (the server's `error` event). */
+export interface ListenerErrorSink {
+  listenerError(url: string, error: Error): void;
 }
 
 export interface ListenerSpec {
@@ -28,6 +34,8 @@ export interface ListenerSpec {
   sslContext?: TSslContext;
   /** This listener's own client class; the server's when undefined. */
   clientClass?: ClientConstructor;
+  /** This listener's admission policy, when it sets its own (a multiListenSockets item). */
+  policy?: ListenerPolicy;
 }
 
 /** The hosts of an icsHosts binding served by a listener (replaced when the table changes). */
@@ -83,6 +91,12 @@ export class Listener {
 
   /** Set when the listener serves icsHosts bindings. */
   hosts: ListenerHosts | undefined;
+  /** Allow/deny, per-address limit and accept filter for connections here (the server's unless overridden). */
+  policy: ListenerPolicy;
+  /** Connections accepted here. */
+  accepted = 0;
+  /** Connections refused here, by reason. */
+  readonly refusals: RefusalCounts = newRefusalCounts();
 
   /**
    * An icsHosts binding that no host uses any more (setIcsHosts dropped it):
@@ -100,8 +114,12 @@ export class Listener {
 
   constructor(
     readonly spec: ListenerSpec,
-    private readonly acceptor: ConnectionAcceptor,
-  ) {}
+    private readonly sink: ConnectionSink,
+    private readonly errors: ListenerErrorSink,
+    policy: ListenerPolicy,
+  ) {
+    this.policy = policy;
+  }
 
   get index(): number {
     return this.spec.index;
@@ -219,7 +237,7 @@ export class Listener {
 
   /** @internal */
   handleConnection(socket: net.Socket): void {
-    this.acceptor.acceptConnection(socket, this);
+    this.sink.accept(socket, this);
     // This connection may have taken the last descriptor. libuv then sheds the
     // next connections itself (accepts and closes them: its EMFILE "trick")
     // and tells nobody, so Node's 'error' never comes: look for ourselves.
@@ -254,7 +272,7 @@ export class Listener {
       this.starved = true;
     }
     this.error = error;
-    this.acceptor.listenerError(this, error);
+    this.errors.listenerError(this.url, error);
   }
 }
 

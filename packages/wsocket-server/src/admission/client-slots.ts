@@ -1,0 +1,36 @@
+import type * as net from 'node:net';
+import type { ClientList } from '../clients/client-list';
+import type { ClientStarter } from '../clients/client-starter';
+import type { TWSocketClient } from '../clients/wsocket-client';
+import type { HostMatch } from '../hosts/host-table';
+import type { Listener } from '../listen/listener';
+import type { ServerSettings } from '../options/server-settings';
+import type { SecureConnectionSink } from '../tls/handshakes';
+import type { TooBusy } from './too-busy';
+
+/**
+ * The client slots: maxClients for the server, maxClientsPerIp for one
+ * address (an IPv6 /64 as one). A connection (a TLS one once its handshake
+ * is done) takes a slot if one is free, else it is told it is too busy.
+ */
+export class ClientSlots<C extends TWSocketClient> implements SecureConnectionSink {
+  constructor(
+    private readonly settings: ServerSettings<C>,
+    private readonly list: ClientList<C>,
+    private readonly tooBusy: TooBusy,
+    private readonly starter: ClientStarter<C>,
+  ) {}
+
+  admit(socket: net.Socket, listener: Listener, peerAddr: string, peerPort: number, host: HostMatch | undefined): void {
+    const { maxClients } = this.settings;
+    if (maxClients > 0 && this.list.size >= maxClients) {
+      return this.tooBusy.reject(socket, listener, peerAddr, peerPort, 'maxClients', this.settings.bannerTooBusy);
+    }
+    const perIp = listener.policy.maxClientsPerIp;
+    if (perIp > 0 && this.list.perIp.get(peerAddr) >= perIp) {
+      const text = this.settings.bannerTooBusyPerIp ?? this.settings.bannerTooBusy;
+      return this.tooBusy.reject(socket, listener, peerAddr, peerPort, 'perIp', text);
+    }
+    this.starter.start(socket, listener, peerAddr, peerPort, host);
+  }
+}

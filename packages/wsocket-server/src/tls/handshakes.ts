@@ -1,0 +1,77 @@
+import type * as net from 'node:net';
+import type * as tls from 'node:tls';
+import { IpCounts } from '../admission/ip-counts';
+import type { Refuser } from '../admission/refuser';
+import type { TWSocketClient } from '../clients/wsocket-client';
+import type { ServerEvents } from '../events';
+import type { HostMatch } from '../hosts/host-table';
+import type { Listener } from '../listen/listener';
+import type { ServerSettings } from '../options/server-settings';
+import { HandshakeSweep } from './handshake-sweep';
+import { HANDSHAKE_FAILURE_REASONS, HandshakeFailure, HandshakeFailureReason, HandshakeOutcome, startServerHandshake } from './handshake';
+
+/** The stage after TLS: where a completed handshake goes (client slots). */
+export interface SecureConnectionSink {
+  admit(socket: net.Socket, listener: Listener, peerAddr: string, peerPort: number, host: HostMatch | undefined): void;
+}
+
+/**
+ * The TLS stage: handshakes in progress have their own caps (maxHandshakes,
+ * maxHandshakesPerIp) checked before any TLS work, and a deadline; they hold
+ * no client slot, so silent peers cannot keep real clients out. A completed
+ * handshake goes on to the client slots; a failed one is counted by reason.
+ */
+export class TlsHandshakes implements HandshakeOutcome {
+  /** Handshakes in progress (ended by shutdown). */
+  readonly pending = new Set<tls.TLSSocket>();
+  private readonly sweep = new HandshakeSweep(this.pending);
+  private readonly perIp = new IpCounts();
+  /** Handshakes completed since the server was made. */
+  done = 0;
+  /** Handshakes that failed, by reason. */
+  readonly failures = Object.fromEntries(HANDSHAKE_FAILURE_REASONS.map((r) => [r, 0])) as Record<HandshakeFailureReason, number>;
+  failed = 0;
+
+  constructor(
+    private readonly settings: ServerSettings,
+    private readonly refuser: Refuser,
+    private readonly events: ServerEvents<TWSocketClient>,
+    private readonly next: SecureConnectionSink,
+  ) {}
+
+  start(socket: net.Socket, listener: Listener, peerAddr: string, peerPort: number): void {
+    const { maxHandshakes, maxHandshakesPerIp, sslHandshakeTimeout } = this.settings;
+    if (maxHandshakes > 0 && this.pending.size >= maxHandshakes) {
+      return this.refuser.refuse(socket, 'maxHandshakes', listener, peerAddr, peerPort, `${maxHandshakes} TLS handshakes in progress`);
+    }
+    if (maxHandshakesPerIp > 0 && this.perIp.get(peerAddr) >= maxHandshakesPerIp) {
+      return this.refuser.refuse(socket, 'maxHandshakesPerIp', listener, peerAddr, peerPort, `${maxHandshakesPerIp} TLS handshakes in progress from this address`);
+    }
+    const deadline = sslHandshakeTimeout > 0 ? Date.now() + sslHandshakeTimeout : 0;
+    this.perIp.add(peerAddr);
+    this.pending.add(startServerHandshake(socket, listener.tlsContext()!, deadline, this, listener, peerAddr, peerPort, listener.hosts?.sni));
+    if (sslHandshakeTimeout > 0) this.sweep.ensure(sslHandshakeTimeout);
+  }
+
+  /** @internal */
+  handshakeDone(socket: tls.TLSSocket, listener: Listener, host: HostMatch | undefined, peerAddr: string, peerPort: number): void {
+    this.pending.delete(socket);
+    this.perIp.remove(peerAddr);
+    this.done++;
+    this.next.admit(socket, listener, peerAddr, peerPort, host);
+  }
+
+  /** @internal */
+  handshakeFailed(socket: tls.TLSSocket, failure: HandshakeFailure, peerAddr: string): void {
+    this.pending.delete(socket);
+    this.perIp.remove(peerAddr);
+    this.failed++;
+    this.failures[failure.reason]++;
+    if (this.events.wanted('sslHandshakeError')) this.events.emit('sslHandshakeError', failure);
+  }
+
+  /** Ends every handshake in progress (shutdown): they never become clients now. */
+  destroyAll(): void {
+    for (const socket of [...this.pending]) socket.destroy();
+  }
+}
