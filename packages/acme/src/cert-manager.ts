@@ -79,9 +79,10 @@ export class AcmeCertManager extends EventEmitter<AcmeCertEvents> {
   private abort: AbortController | undefined;
   private keyTypeChanged = false;
 
-  constructor(options: AcmeCertOptions) {
+  /** `where` starts the messages of option errors (default 'AcmeCertManager'). */
+  constructor(options: AcmeCertOptions, where?: string) {
     super();
-    this.options = resolveAcmeCertOptions(options);
+    this.options = resolveAcmeCertOptions(options, where);
     this.workDir = new CertWorkDir(this.options.workDir);
   }
 
@@ -108,6 +109,11 @@ export class AcmeCertManager extends EventEmitter<AcmeCertEvents> {
       failures: this.saved.failures,
       lastError: this.saved.lastError,
     };
+  }
+
+  /** Challenges waiting for the CA's check (0 between orders): a server looks at ClientHellos only while > 0. */
+  get pendingChallenges(): number {
+    return this.challenges.size;
   }
 
   /** tls-alpn-01: the acmeIdentifier certificate for a connection offering ALPN acme-tls/1 with this name. */
@@ -270,62 +276,71 @@ export class AcmeCertManager extends EventEmitter<AcmeCertEvents> {
     this.abort = abort;
     const deadline = setTimeout(() => abort.abort(new Error(`the order took longer than orderTimeoutMs (${this.options.orderTimeoutMs} ms)`)), this.options.orderTimeoutMs);
     deadline.unref();
-    let close: (() => void) | undefined;
+    const clients: { close(): void }[] = [];
     try {
-      const account = await this.account(abort.signal);
-      close = account.close;
-      return await this.orderWith(account.client, abort.signal);
+      const { accountKey, accountUrl } = await this.savedAccount();
+      const transport = { directoryUrl: this.options.directory, accountKey, ca: this.options.caBundle, requestTimeoutMs: this.options.requestTimeoutMs, signal: abort.signal };
+      const identifiers = this.options.names.map((value) => ({ type: 'dns', value }));
+      // A saved account is used as it is: no request to register it again.
+      let made = createAcmeClient({ ...transport, accountUrl });
+      clients.push(made);
+      if (accountUrl === undefined) await this.register(made.client, accountUrl);
+      let order: acme.Order;
+      try {
+        order = await made.client.createOrder({ identifiers });
+      } catch (err) {
+        if (accountUrl === undefined || abort.signal.aborted) throw err;
+        // The CA does not know the saved account (a test CA restarted, an account deactivated): register again.
+        made = createAcmeClient(transport);
+        clients.push(made);
+        await this.register(made.client, accountUrl);
+        order = await made.client.createOrder({ identifiers });
+      }
+      return await this.orderWith(made.client, order, abort.signal);
     } catch (err) {
       throw abort.signal.aborted ? (abort.signal.reason as Error) : err;
     } finally {
       clearTimeout(deadline);
       this.challenges.clear();
-      close?.();
+      for (const client of clients) client.close();
       if (this.abort === abort) this.abort = undefined;
     }
   }
 
-  /** The account: its key from the work directory (made once), registered or found again at the CA. */
-  private async account(signal: AbortSignal): Promise<{ client: acme.Client; close(): void }> {
-    const o = this.options;
+  /** The account key from the work directory (made once), and the account URL saved for this directory. */
+  private async savedAccount(): Promise<{ accountKey: string; accountUrl: string | undefined }> {
     let accountKey = await this.workDir.read(WORK_FILES.accountKey);
     if (accountKey === undefined) {
       accountKey = await newPrivateKey('ecdsa-p256');
       await this.workDir.write(WORK_FILES.accountKey, accountKey);
     }
-    let accountUrl: string | undefined;
     try {
       const saved = JSON.parse((await this.workDir.read(WORK_FILES.account)) ?? '{}') as { directory?: unknown; url?: unknown };
-      if (saved.directory === o.directory && typeof saved.url === 'string') accountUrl = saved.url;
+      const accountUrl = saved.directory === this.options.directory && typeof saved.url === 'string' ? saved.url : undefined;
+      return { accountKey, accountUrl };
     } catch {
-      accountUrl = undefined;
+      return { accountKey, accountUrl: undefined };
     }
-    const transport = { directoryUrl: o.directory, accountKey, ca: o.caBundle, requestTimeoutMs: o.requestTimeoutMs, signal };
-    // Configuring certAutoOrder agrees to the CA's terms of service, as certbot's --agree-tos does.
-    const registration = { termsOfServiceAgreed: true, contact: o.contact.length > 0 ? o.contact : undefined };
-    let made = createAcmeClient({ ...transport, accountUrl });
-    try {
-      await made.client.createAccount(registration);
-    } catch (err) {
-      made.close();
-      if (accountUrl === undefined || signal.aborted) throw err;
-      // The CA does not know the saved URL (a test CA restarted, an account deactivated): register again.
-      made = createAcmeClient(transport);
-      try {
-        await made.client.createAccount(registration);
-      } catch (again) {
-        made.close();
-        throw again;
-      }
-    }
-    const url = made.client.getAccountUrl();
-    if (url !== accountUrl) await this.workDir.write(WORK_FILES.account, `${JSON.stringify({ directory: o.directory, url }, null, 2)}\n`);
-    return made;
   }
 
-  private async orderWith(client: acme.Client, signal: AbortSignal): Promise<CertificateBundle> {
+  /** newAccount (RFC 8555 7.3): a new account, or the one this key already has; its URL is saved. */
+  private async register(client: acme.Client, savedUrl: string | undefined): Promise<void> {
+    // Configuring certAutoOrder agrees to the CA's terms of service, as certbot's --agree-tos does.
+    const contact = this.options.contact;
+    try {
+      await client.createAccount({ termsOfServiceAgreed: true, contact: contact.length > 0 ? contact : undefined });
+    } catch (err) {
+      // For a key the CA already knows, acme-client follows newAccount with an update of the contact; with no
+      // contact that is an empty update, which a CA may refuse, while the account was found: carry on with it.
+      if (accountUrlOf(client) === undefined) throw err;
+    }
+    const url = client.getAccountUrl();
+    if (url !== savedUrl) await this.workDir.write(WORK_FILES.account, `${JSON.stringify({ directory: this.options.directory, url }, null, 2)}\n`);
+  }
+
+  private async orderWith(client: acme.Client, created: acme.Order, signal: AbortSignal): Promise<CertificateBundle> {
     const o = this.options;
-    let order = await client.createOrder({ identifiers: o.names.map((value) => ({ type: 'dns', value })) });
+    let order = created;
     const authorizations = await client.getAuthorizations(order);
     const accepted: acme.Authorization[] = [];
     let alpnKey: string | undefined;
@@ -358,6 +373,14 @@ export class AcmeCertManager extends EventEmitter<AcmeCertEvents> {
     if (order.status !== 'valid') throw new Error(`the CA did not issue the certificate: the order is ${order.status}`);
     const chain = await client.getCertificate(order);
     return checkBundle(keyPem, chain, o.names);
+  }
+}
+
+function accountUrlOf(client: acme.Client): string | undefined {
+  try {
+    return client.getAccountUrl();
+  } catch {
+    return undefined;
   }
 }
 

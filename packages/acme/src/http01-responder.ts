@@ -46,7 +46,8 @@ export class Http01Responder extends EventEmitter<Http01ResponderEvents> {
   readonly timeoutMs: number;
   readonly counters: Record<Http01Outcome, number> = { answered: 0, notFound: 0, badMethod: 0, malformed: 0, tooLarge: 0, timeout: 0 };
 
-  constructor(readonly lookup: Http01Lookup, options: Http01ResponderOptions = {}) {
+  /** `lookup` may be replaced later (a server whose host table changed). */
+  constructor(public lookup: Http01Lookup, options: Http01ResponderOptions = {}) {
     super();
     this.timeoutMs = checkPositive(options.timeoutMs ?? 10_000, 'timeoutMs');
     this.server = net.createServer(onConnection);

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
+import type { IssuedCertificate } from '@ics-ts/acme';
 import { TSslContext } from '@ics-ts/ssl-context';
 import { describe } from '@ics-ts/wsocket';
 import { container as globalContainer, DependencyContainer } from 'tsyringe';
@@ -15,6 +16,7 @@ import { ClientClassRef, ClientClassRegistry, ClientConstructor, clientClassRegi
 import { ClientStarter } from './clients/client-starter';
 import { TWSocketClient } from './clients/wsocket-client';
 import { CertRecheck, ListenFailure, ServerEvents, ServerState, WSocketServerEvents } from './events';
+import { AutoCertificateSink, AutoCertificates } from './hosts/auto-certificates';
 import { HostBinding, SniPolicy, SniSelector, buildBindings } from './hosts/host-table';
 import { HostsValidation, reportHosts } from './hosts/host-report';
 import { IcsHost, IcsHostOptions } from './hosts/ics-host';
@@ -80,6 +82,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   private readonly refuser: Refuser;
   private readonly tooBusyStage: TooBusy;
   private readonly handshakes: TlsHandshakes;
+  /** certAutoOrder hosts: their ACME managers and challenge answers. */
+  private readonly autoCerts: AutoCertificates;
   private readonly list: ClientList<C>;
   private readonly gate: AdmissionGate<C>;
 
@@ -146,6 +150,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     const starter = new ClientStarter<C>(this.settings, factory, this.list, this.events);
     const slots = new ClientSlots<C>(this.settings, this.list, this.tooBusyStage, starter);
     this.handshakes = new TlsHandshakes(this.settings, this.refuser, events, slots);
+    this.autoCerts = new AutoCertificates(certificateSink(this));
     this.gate = new AdmissionGate<C>(this.settings, this.refuser, this.events, this.list, this.tooBusyStage, this.handshakes, slots);
 
     const items = options.multiListenSockets ?? [];
@@ -164,6 +169,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
           throw new TypeError(`${WHERE}: option ${clash} cannot be given with icsHosts: the listeners come from the host table`);
         }
         this.hostList = this.makeHosts(options.icsHosts);
+        this.watchChallenges(this.hostList);
         bindings = buildBindings(this.hostList, WHERE);
         if (bindings.length === 0) throw new TypeError(`${WHERE}: option icsHosts: no enabled host binds a port`);
         this.addr = bindings[0].addr;
@@ -302,6 +308,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     const open = this.listenerList.find((l) => l.state === 'listening');
     if (open) throw new Error(`${WHERE}: already listening on ${open.url}`);
     await this.guardListen(async () => {
+      // certAutoOrder hosts: their certificate files ready (stored or stand-in) before their listeners open.
+      await this.autoCerts.start(this.hostList);
       const opened: Listener[] = [];
       try {
         for (const listener of this.listenerList) {
@@ -329,6 +337,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   async multiListenEx(): Promise<ListenFailure[]> {
     const failures: ListenFailure[] = [];
     await this.guardListen(async () => {
+      await this.autoCerts.start(this.hostList);
       for (const listener of this.listenerList) {
         if (listener.state === 'listening' || listener.retired) continue;
         try {
@@ -369,12 +378,16 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
       .join('\n');
   }
 
-  /** Stops every listener (ICS MultiClose); connected clients stay connected. */
+  /**
+   * Stops every listener (ICS MultiClose) and the certificate orders (ICS OrderClose); connected clients
+   * stay connected.
+   */
   async close(): Promise<void> {
     for (const listener of this.listenerList) listener.close();
     this.closeCount++;
     this.adding?.close();
     this.setState('closed');
+    await this.autoCerts.stop();
   }
 
   /** Stops one listener (-1 the main one); its clients stay connected. */
@@ -496,6 +509,9 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     const hosts = this.makeHosts(table);
     const bindings = buildBindings(hosts, WHERE);
     if (bindings.length === 0) throw new TypeError(`${WHERE}: icsHosts: no enabled host binds a port`);
+    // New hosts' certAutoOrder managers (and contexts) before any listener serves them; the old ones stop.
+    if (this.currentState === 'listening') await this.autoCerts.start(hosts);
+    this.watchChallenges(hosts);
     const byKey = new Map(this.listenerList.filter((l) => l.hosts).map((l) => [l.hosts!.key, l]));
     const opening: Listener[] = [];
     for (const binding of bindings) {
@@ -541,6 +557,42 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    */
   private currentTable(): IcsHostOptions<C>[] {
     return this.hostList.map((h) => ({ ...(h.options as IcsHostOptions<C>), hostTag: h.hostTag }));
+  }
+
+  /**
+   * certAutoOrder (ICS OrderCert): orders the host's certificate now, whatever its expiry; resolves with the
+   * new certificate, already serving new handshakes (connections open keep theirs).
+   */
+  renewCertificate(hostTag: string): Promise<IssuedCertificate> {
+    const manager = this.hostByTag(hostTag).certManager;
+    if (!manager) return Promise.reject(new Error(`${WHERE}: host ${JSON.stringify(hostTag)} has no certAutoOrder`));
+    return manager.renewNow();
+  }
+
+  /** tls-alpn-01 checks answered with a challenge certificate on this server's TLS listeners. */
+  get acmeChallengesAnswered(): number {
+    return this.handshakes.acmeChallengesAnswered;
+  }
+
+  /** The TLS stage reads ClientHellos first only on servers with a tls-alpn-01 certAutoOrder host. */
+  private watchChallenges(hosts: readonly IcsHost<C>[]): void {
+    const tlsAlpn = hosts.some((host) => host.certManager?.options.challenge === 'tls-alpn-01');
+    this.handshakes.acme = tlsAlpn ? this.autoCerts : undefined;
+  }
+
+  /** @internal A certAutoOrder host has a new certificate in its file: serve it from the next handshake on. */
+  certificateIssued(host: IcsHost, certificate: IssuedCertificate): void {
+    if (!this.hostList.includes(host as IcsHost<C>)) return;
+    host.sslContext?.reload(true);
+    for (const listener of this.listenerList) {
+      if (listener.hosts?.hosts.includes(host)) listener.hosts.handshakeContext?.reload(true);
+    }
+    if (this.events.wanted('certificateIssued')) this.events.emit('certificateIssued', host.hostTag, certificate);
+  }
+
+  /** @internal */
+  certificateOrderFailed(host: IcsHost, error: Error, retry: { failures: number; retryAt: Date }): void {
+    if (this.events.wanted('certificateOrderFailed')) this.events.emit('certificateOrderFailed', host.hostTag, error, retry);
   }
 
   private hostByTag(hostTag: string): IcsHost<C> {
@@ -721,6 +773,10 @@ function pickAdmission(options: object): Record<string, unknown> {
     if (value !== undefined && (key === 'allow' || key === 'deny' || key === 'maxClientsPerIp')) picked[key] = value;
   }
   return picked;
+}
+
+function certificateSink(server: TWSocketServer): AutoCertificateSink {
+  return server as unknown as AutoCertificateSink;
 }
 
 function recheckLater(server: TWSocketServer): void {
