@@ -215,6 +215,7 @@ export class AcmeCertManager extends EventEmitter<AcmeCertEvents> {
     this.keyTypeChanged = false;
     await this.saveState();
     if (this.state === 'ordering') this.state = 'waiting';
+    this.running = undefined; // a renewNow() from a listener starts a new order, it does not join this one
     this.emit('certificate', installed);
     this.schedule();
     return installed;
@@ -228,6 +229,7 @@ export class AcmeCertManager extends EventEmitter<AcmeCertEvents> {
     this.saved = { failures, lastError: error.message, nextOrderAt: retryAt.toISOString() };
     await this.saveState().catch(() => undefined); // the back-off holds in memory even if the disk refuses
     this.state = 'waiting';
+    this.running = undefined;
     this.emit('orderFailed', error, { failures, retryAt });
     this.schedule();
     throw error;

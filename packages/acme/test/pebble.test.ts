@@ -159,4 +159,19 @@ describeWithPrograms({ pebble: 'pebble', openssl: 'openssl' }, 'AcmeCertManager 
     const saved = JSON.parse(fs.readFileSync(path.join(dir, challenge, 'state.json'), 'latin1'));
     expect(saved).toMatchObject({ failures: 1, lastError: error.message, nextOrderAt: retry.retryAt.toISOString() });
   });
+
+  test('a saved account the CA does not know (a CA reset) is registered again; no contact is fine', async () => {
+    const m = manager('http-01', HTTP_NAMES, { contact: undefined, workDir: path.join(dir, 'forgotten') });
+    const first = nextCertificate(m);
+    await m.start();
+    const issued = await first;
+    const accountFile = path.join(dir, 'forgotten', 'account.json');
+    const saved = JSON.parse(fs.readFileSync(accountFile, 'latin1'));
+    expect(saved.directory).toBe(pebble.directory);
+    // The saved URL now points at an account this CA never had; the key is the one it knows.
+    fs.writeFileSync(accountFile, JSON.stringify({ directory: pebble.directory, url: `${saved.url}0` }));
+    const renewed = await m.renewNow();
+    expect(renewed.fingerprint256).not.toBe(issued.fingerprint256);
+    expect(JSON.parse(fs.readFileSync(accountFile, 'latin1')).url).toBe(saved.url);
+  });
 });
