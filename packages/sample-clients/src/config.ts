@@ -35,6 +35,14 @@ export interface ServerConfig {
   sniUnknown?: SniPolicy;
   sniMissing?: SniPolicy;
   sslCertRecheckInterval?: number;
+  /** Admission (docs/admission.md); the server checks the address lists. */
+  allow?: string[];
+  deny?: string[];
+  maxClientsPerIp?: number;
+  bannerTooBusyPerIp?: string;
+  maxConnections?: number;
+  maxHandshakes?: number;
+  maxHandshakesPerIp?: number;
 }
 
 export type ConfigIcsHost = IcsHostOptions & { devCertificate?: string[] | DevCertificateConfig };
@@ -60,6 +68,13 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   banner: 'Welcome to the ics-ts chat. Your nick?',
   bannerTooBusy: 'Sorry, the chat is full (50 people). Try again later.',
   maxClients: 50,
+  // Safe to expose: one address holds at most 5 seats, silent TLS peers at most 20 handshakes
+  // (5 per address), and the process at most 500 sockets whatever comes (docs/admission.md).
+  maxClientsPerIp: 5,
+  bannerTooBusyPerIp: 'Sorry, too many connections from your address.',
+  maxConnections: 500,
+  maxHandshakes: 20,
+  maxHandshakesPerIp: 5,
   icsHosts: [
     // localhost: the chat, in clear on 2323 and over TLS on 2324 (the default host there)
     Object.freeze({
@@ -162,11 +177,24 @@ const CHECKS: Readonly<Record<keyof ServerConfig, Check>> = {
   sniUnknown: sniPolicy,
   sniMissing: sniPolicy,
   sslCertRecheckInterval: count,
+  allow: addressList,
+  deny: addressList,
+  maxClientsPerIp: count,
+  bannerTooBusyPerIp: string,
+  maxConnections: count,
+  maxHandshakes: count,
+  maxHandshakesPerIp: count,
   listenPolicy: (value, where, key) => {
     if (value !== 'strict' && value !== 'lenient') fail(where, `option ${key} must be "strict" or "lenient", got ${show(value)}`);
     return value;
   },
 };
+
+/** An array; its entries (addresses, CIDR blocks) are checked by the server, which names the bad one. */
+function addressList(value: unknown, where: string, key: string): unknown {
+  if (!Array.isArray(value)) fail(where, `option ${key} must be an array of addresses or CIDR blocks, got ${show(value)}`);
+  return value;
+}
 
 export const CONFIG_KEYS = Object.keys(CHECKS) as (keyof ServerConfig)[];
 

@@ -45,10 +45,35 @@ test('--port and --addr on a host table: consecutive ports from N, every host on
 
 test('config keys are the JSON-friendly TWSocketServer options', () => {
   expect([...CONFIG_KEYS].sort()).toEqual(
-    ['addr', 'banner', 'bannerTooBusy', 'clientClass', 'icsHosts', 'ipv6Only', 'lineEnd', 'listenBacklog', 'listenPolicy',
-      'maxClients', 'multiListenSockets', 'port', 'sniMissing', 'sniUnknown', 'socketFamily', 'sslCertRecheckInterval',
+    ['addr', 'allow', 'banner', 'bannerTooBusy', 'bannerTooBusyPerIp', 'clientClass', 'deny', 'icsHosts', 'ipv6Only', 'lineEnd',
+      'listenBacklog', 'listenPolicy', 'maxClients', 'maxClientsPerIp', 'maxConnections', 'maxHandshakes', 'maxHandshakesPerIp',
+      'multiListenSockets', 'port', 'sniMissing', 'sniUnknown', 'socketFamily', 'sslCertRecheckInterval',
       'sslContext', 'sslEnable', 'sslHandshakeTimeout', 'tooBusyCloseTimeout'],
   );
+});
+
+test('admission keys reach the server, top level, per listener and per host; a bad entry is named', async () => {
+  const config = validateConfig(
+    {
+      addr: '127.0.0.1',
+      port: 0,
+      deny: ['10.0.0.0/8'],
+      allow: ['127.0.0.0/8', '::1'],
+      maxClientsPerIp: 2,
+      bannerTooBusyPerIp: 'one too many',
+      maxConnections: 100,
+      maxHandshakes: 10,
+      maxHandshakesPerIp: 2,
+      multiListenSockets: [{ addr: '127.0.0.1', port: 0, deny: ['127.0.0.2'], maxClientsPerIp: 1 }],
+    },
+    'f.json',
+  );
+  const server = new TWSocketServer(await serverOptions(config));
+  expect(server.maxConnections).toBe(100);
+  expect(server.listenSockets[1].policy.maxClientsPerIp).toBe(1);
+  expect(() => validateConfig({ deny: '10.0.0.1' }, 'f.json')).toThrow('f.json: option deny must be an array of addresses or CIDR blocks, got "10.0.0.1"');
+  const bad = validateConfig({ deny: ['10.0.0.0/99'] }, 'f.json');
+  expect(() => new TWSocketServer(bad as never)).toThrow('option deny[0] must be an IP address or a CIDR block');
 });
 
 test('a full valid config passes unchanged', () => {

@@ -17,10 +17,12 @@ import { ClientStarter } from './clients/client-starter';
 import { TWSocketClient } from './clients/wsocket-client';
 import { CertRecheck, ListenFailure, ServerEvents, ServerState, WSocketServerEvents } from './events';
 import { AutoCertificateSink, AutoCertificates } from './hosts/auto-certificates';
-import { HostBinding, SniPolicy, SniSelector, buildBindings } from './hosts/host-table';
-import { HostsValidation, reportHosts } from './hosts/host-report';
+import { HostBinding, SniPolicy } from './hosts/host-table';
+import { HostSet } from './hosts/host-set';
+import type { HostsValidation } from './hosts/host-report';
 import { IcsHost, IcsHostOptions } from './hosts/ics-host';
 import { Listener, ListenerSpec, ListenerStatus } from './listen/listener';
+import { ListenerSet } from './listen/listener-set';
 import { resolvePolicy } from './options/admission-options';
 import { MultiListenItem, listenerSpecFromItem } from './options/multi-listen-options';
 import {
@@ -41,7 +43,6 @@ import {
 import type { ServerSettings } from './options/server-settings';
 import { HandshakeFailureReason } from './tls/handshake';
 import { TlsHandshakes } from './tls/handshakes';
-import { widenedContext } from './tls/widened-context';
 
 export type { CertRecheck, ListenFailure, ServerState, TooBusyInfo, WSocketServerEvents } from './events';
 
@@ -67,7 +68,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   readonly sniMissing: SniPolicy;
   /** See WSocketServerOptions.connectionContainer. */
   readonly connectionContainer: boolean;
-  private hostList: IcsHost<C>[] = [];
+  private readonly hostSet: HostSet<TWSocketClient>;
   private readonly recheckIntervalMs: number;
   private recheckTimer: NodeJS.Timeout | undefined;
   private readonly registry: ClientClassRegistry;
@@ -88,17 +89,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   private readonly gate: AdmissionGate<C>;
 
   private currentState: ServerState = 'closed';
-  /** A listen() call is under way. */
-  private listening = false;
-  private readonly mainListener: Listener;
-  /** The main listener, then multiListenSockets in order (index -1, 0, 1...). */
-  private readonly listenerList: Listener[];
-  /** addListenSocket calls, one at a time (each takes the next index). */
-  private addQueue: Promise<void> = Promise.resolve();
-  /** The listener addListenSocket is opening, not yet in listenerList. */
-  private adding: Listener | undefined;
-  /** close() calls so far: an add asked for before a close is dropped. */
-  private closeCount = 0;
+  private readonly listenerSet: ListenerSet;
 
   constructor(options: WSocketServerOptions<C> = {}) {
     super();
@@ -140,6 +131,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     this.sniUnknown = checkSniPolicy(options.sniUnknown ?? 'default', WHERE, 'sniUnknown');
     this.sniMissing = checkSniPolicy(options.sniMissing ?? 'default', WHERE, 'sniMissing');
     this.recheckIntervalMs = checkCount(options.sslCertRecheckInterval ?? 0, WHERE, 'sslCertRecheckInterval');
+    const resolveClass = (ref: ClientClassRef, option: string) => this.checkClientClass(ref as ClientClassRef<C>, option);
+    this.hostSet = new HostSet<TWSocketClient>(resolveClass as (ref: ClientClassRef, option: string) => ClientConstructor, this.policy, this.sniUnknown, this.sniMissing, WHERE);
 
     this.events = new ServerEvents<C>(this);
     const events = this.events as unknown as ServerEvents<TWSocketClient>;
@@ -168,21 +161,20 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
         if (clash) {
           throw new TypeError(`${WHERE}: option ${clash} cannot be given with icsHosts: the listeners come from the host table`);
         }
-        this.hostList = this.makeHosts(options.icsHosts);
-        this.watchChallenges(this.hostList);
-        bindings = buildBindings(this.hostList, WHERE);
-        if (bindings.length === 0) throw new TypeError(`${WHERE}: option icsHosts: no enabled host binds a port`);
+        const plan = this.hostSet.plan(options.icsHosts as IcsHostOptions[]);
+        this.hostSet.use(plan.hosts);
+        this.watchChallenges(plan.hosts);
+        bindings = plan.bindings;
         this.addr = bindings[0].addr;
         this.port = bindings[0].port;
         this.socketFamily = net.isIPv6(this.addr) ? 'ipv6' : 'ipv4';
       }
     }
     if (bindings.length > 0) {
-      this.listenerList = bindings.map((binding, i) => this.bindingListener(binding, i - 1));
-      this.mainListener = this.listenerList[0];
+      this.listenerSet = new ListenerSet(bindings.map((binding, i) => this.bindingListener(binding, i - 1)), WHERE);
       return;
     }
-    this.mainListener = this.newListener({
+    const main = this.newListener({
       index: -1,
       addr: this.addr,
       port: this.port,
@@ -192,7 +184,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
       sslEnable: this.sslEnable,
       sslContext: this.sslEnable ? this.sslContext : undefined,
     });
-    this.listenerList = [this.mainListener, ...itemListeners];
+    this.listenerSet = new ListenerSet([main, ...itemListeners], WHERE);
   }
 
   // ---- settings that may change at run time (new connections only) ----
@@ -286,17 +278,17 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
 
   /** The port actually bound once listening (ICS BindPort): the real one when 0 was asked. */
   get bindPort(): number {
-    return this.mainListener.bindPort;
+    return this.listenerSet.main.bindPort;
   }
 
   /** The main listener (addr/port). */
   get listener(): Listener {
-    return this.mainListener;
+    return this.listenerSet.main;
   }
 
   /** Every listener: the main one (index -1), then multiListenSockets in order. */
   get listenSockets(): readonly Listener[] {
-    return this.listenerList;
+    return this.listenerSet.all;
   }
 
   /**
@@ -305,23 +297,9 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    * listener (address, port, system code: EADDRINUSE, EACCES...).
    */
   async listen(): Promise<void> {
-    const open = this.listenerList.find((l) => l.state === 'listening');
-    if (open) throw new Error(`${WHERE}: already listening on ${open.url}`);
-    await this.guardListen(async () => {
-      // certAutoOrder hosts: their certificate files ready (stored or stand-in) before their listeners open.
-      await this.autoCerts.start(this.hostList);
-      const opened: Listener[] = [];
-      try {
-        for (const listener of this.listenerList) {
-          if (listener.retired) continue;
-          await listener.open();
-          opened.push(listener);
-        }
-      } catch (error) {
-        for (const listener of opened) listener.close();
-        throw error;
-      }
-    });
+    // certAutoOrder hosts: their certificate files ready (stored or stand-in) before their listeners open.
+    await this.autoCerts.start(this.hostSet.hosts);
+    await this.listenerSet.openAll();
     this.setState('listening');
   }
 
@@ -335,47 +313,30 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    * failures, one per listener that could not listen; an empty list is success.
    */
   async multiListenEx(): Promise<ListenFailure[]> {
-    const failures: ListenFailure[] = [];
-    await this.guardListen(async () => {
-      await this.autoCerts.start(this.hostList);
-      for (const listener of this.listenerList) {
-        if (listener.state === 'listening' || listener.retired) continue;
-        try {
-          await listener.open();
-        } catch (error) {
-          failures.push({ index: listener.index, url: listener.url, error: error as Error });
-        }
-      }
-    });
-    if (this.listenAny) this.setState('listening');
+    await this.autoCerts.start(this.hostSet.hosts);
+    const failures = await this.listenerSet.openEach();
+    if (this.listenerSet.any) this.setState('listening');
     return failures;
   }
 
   /** Every listener is listening (ICS ListenAllOK). */
   get listenAllOk(): boolean {
-    return this.listenerList.every((l) => l.state === 'listening' || l.retired);
+    return this.listenerSet.allOk;
   }
 
   /** At least one listener is listening (ICS ListenAny). */
   get listenAny(): boolean {
-    return this.listenerList.some((l) => l.state === 'listening');
+    return this.listenerSet.any;
   }
 
   /** Each listener's address, ports, TLS, state and last error (ICS ListenStates). */
   get listenStates(): ListenerStatus[] {
-    return this.listenerList.map((l) => l.status);
+    return this.listenerSet.states;
   }
 
   /** listenStates as lines a person reads at a glance. */
   listenStatesText(): string {
-    return this.listenerList
-      .map((l) => {
-        const s = l.status;
-        const name = s.index < 0 ? 'main' : `#${s.index}`;
-        const port = s.bindPort && s.bindPort !== s.port ? `${s.port} (bound ${s.bindPort})` : String(s.bindPort || s.port);
-        return `${name.padEnd(5)} ${(s.tls ? 'tls' : 'tcp').padEnd(4)}${s.addr} port ${port}: ${s.state}${s.lastError ? ` (${s.lastError})` : ''}`;
-      })
-      .join('\n');
+    return this.listenerSet.statesText();
   }
 
   /**
@@ -383,22 +344,20 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    * stay connected.
    */
   async close(): Promise<void> {
-    for (const listener of this.listenerList) listener.close();
-    this.closeCount++;
-    this.adding?.close();
+    this.listenerSet.closeAll();
     this.setState('closed');
     await this.autoCerts.stop();
   }
 
   /** Stops one listener (-1 the main one); its clients stay connected. */
   closeListenSocket(index: number): void {
-    this.listenerAt(index).close();
-    if (!this.listenAny) this.setState('closed');
+    this.listenerSet.at(index).close();
+    if (!this.listenerSet.any) this.setState('closed');
   }
 
   /** (Re)opens one listener (-1 the main one). */
   async openListenSocket(index: number): Promise<void> {
-    const listener = this.listenerAt(index);
+    const listener = this.listenerSet.at(index);
     if (listener.retired) throw new Error(`${WHERE}: listener ${index} (${listener.url}) serves no host any more`);
     await listener.open();
     this.setState('listening');
@@ -409,30 +368,10 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    * opens it; it joins listenSockets once it listens (on failure nothing is
    * added). Calls run one after the other, so each gets the next index.
    */
-  addListenSocket(item: MultiListenItem<C>): Promise<Listener> {
-    const closes = this.closeCount;
-    const add = async (): Promise<Listener> => {
-      const listener = this.itemListener(item, this.listenerList.length - 1);
-      // A close() since this call: the listener is not wanted any more.
-      const aborted = () => new Error(`${WHERE}: adding ${listener.url} aborted: the server was closed meanwhile`);
-      if (this.closeCount !== closes) throw aborted();
-      this.adding = listener; // close() meanwhile closes it
-      try {
-        await listener.open();
-      } finally {
-        this.adding = undefined;
-      }
-      if (this.closeCount !== closes) {
-        listener.close();
-        throw aborted();
-      }
-      this.listenerList.push(listener);
-      this.setState('listening');
-      return listener;
-    };
-    const added = this.addQueue.then(add);
-    this.addQueue = added.then(ignore, ignore);
-    return added;
+  async addListenSocket(item: MultiListenItem<C>): Promise<Listener> {
+    const listener = await this.listenerSet.add((index) => this.itemListener(item, index));
+    this.setState('listening');
+    return listener;
   }
 
   /**
@@ -463,7 +402,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
 
   /** The host table (validated), in table order; empty without icsHosts. */
   get icsHosts(): readonly IcsHost<C>[] {
-    return this.hostList;
+    return this.hostSet.hosts as readonly IcsHost<C>[];
   }
 
   /**
@@ -472,7 +411,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    * not cover, expiry, a name already taken on the same listener).
    */
   validateHosts(): HostsValidation {
-    return reportHosts(this.hostList, buildBindings(this.hostList, WHERE));
+    return this.hostSet.report();
   }
 
   /**
@@ -481,16 +420,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    * keeps the last good certificate and is reported.
    */
   recheckSslCerts(): CertRecheck {
-    const result: CertRecheck = { reloaded: [], failed: [] };
-    for (const host of this.hostList) {
-      const outcome = host.sslContext?.reload();
-      if (outcome?.changed) result.reloaded.push(host.hostTag);
-      else if (outcome?.error) result.failed.push({ hostTag: host.hostTag, error: outcome.error });
-    }
-    // A listener's widened copy of its default host's context reads the same files: keep it in step
-    // (its outcome is the default host's, already reported).
-    for (const listener of this.listenerList) listener.hosts?.handshakeContext?.reload();
-    if (result.reloaded.length + result.failed.length > 0 && this.listenerCount('sslCertRecheck') > 0) {
+    const result = this.hostSet.recheck(this.listenerSet.all);
+    if (result.reloaded.length + result.failed.length > 0 && this.events.wanted('sslCertRecheck')) {
       this.events.emit('sslCertRecheck', result);
     }
     return result;
@@ -505,58 +436,47 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    */
   async setIcsHosts(table: IcsHostOptions<C>[]): Promise<void> {
     if (!Array.isArray(table)) throw new TypeError(`${WHERE}: icsHosts must be an array of hosts, got ${describe(table)}`);
-    if (this.hostList.length === 0) throw new Error(`${WHERE}: setIcsHosts needs a server made with icsHosts`);
-    const hosts = this.makeHosts(table);
-    const bindings = buildBindings(hosts, WHERE);
-    if (bindings.length === 0) throw new TypeError(`${WHERE}: icsHosts: no enabled host binds a port`);
+    if (this.hostSet.hosts.length === 0) throw new Error(`${WHERE}: setIcsHosts needs a server made with icsHosts`);
+    const { hosts, bindings } = this.hostSet.plan(table as IcsHostOptions[]);
+    const listening = this.currentState === 'listening';
     // New hosts' certAutoOrder managers (and contexts) before any listener serves them; the old ones stop.
-    if (this.currentState === 'listening') await this.autoCerts.start(hosts);
+    if (listening) await this.autoCerts.start(hosts);
     this.watchChallenges(hosts);
-    const byKey = new Map(this.listenerList.filter((l) => l.hosts).map((l) => [l.hosts!.key, l]));
+    const all = this.listenerSet.all;
+    const byKey = new Map(all.filter((l) => l.hosts).map((l) => [l.hosts!.key, l]));
     const opening: Listener[] = [];
     for (const binding of bindings) {
       const existing = byKey.get(binding.key);
       byKey.delete(binding.key);
       if (existing) {
-        this.setListenerHosts(existing, binding);
-        if (existing.state !== 'listening' && this.currentState === 'listening') opening.push(existing);
+        this.hostSet.serve(existing, binding);
+        if (existing.state !== 'listening' && listening) opening.push(existing);
         continue;
       }
-      const listener = this.bindingListener(binding, this.listenerList.length - 1);
-      this.listenerList.push(listener);
-      if (this.currentState === 'listening') opening.push(listener);
+      const listener = this.bindingListener(binding, all.length - 1);
+      all.push(listener);
+      if (listening) opening.push(listener);
     }
-    for (const unused of byKey.values()) {
-      unused.close();
-      unused.hosts = { ...unused.hosts!, hosts: [], sni: unused.hosts!.sni && new SniSelector([], this.sniUnknown, this.sniMissing) };
-    }
-    this.hostList = hosts;
+    for (const unused of byKey.values()) this.hostSet.retire(unused);
+    this.hostSet.use(hosts);
     await Promise.all(opening.map((listener) => listener.open()));
   }
 
   /** Adds a host (see setIcsHosts). */
   async addIcsHost(host: IcsHostOptions<C>): Promise<void> {
-    return this.setIcsHosts([...this.currentTable(), host]);
+    return this.setIcsHosts([...(this.hostSet.currentTable() as IcsHostOptions<C>[]), host]);
   }
 
   /** Removes the host with this hostTag (see setIcsHosts). */
   async removeIcsHost(hostTag: string): Promise<void> {
-    this.hostByTag(hostTag);
-    return this.setIcsHosts(this.currentTable().filter((h) => h.hostTag !== hostTag));
+    this.hostSet.byTag(hostTag);
+    return this.setIcsHosts((this.hostSet.currentTable() as IcsHostOptions<C>[]).filter((h) => h.hostTag !== hostTag));
   }
 
   /** Enables or disables the host with this hostTag (see setIcsHosts). */
   async setIcsHostEnabled(hostTag: string, enabled: boolean): Promise<void> {
-    this.hostByTag(hostTag);
-    return this.setIcsHosts(this.currentTable().map((h) => (h.hostTag === hostTag ? { ...h, hostEnabled: enabled } : h)));
-  }
-
-  /**
-   * The table as options, each host's tag pinned: a default tag (host<index>)
-   * would otherwise follow the index and rename hosts when one is removed.
-   */
-  private currentTable(): IcsHostOptions<C>[] {
-    return this.hostList.map((h) => ({ ...(h.options as IcsHostOptions<C>), hostTag: h.hostTag }));
+    this.hostSet.byTag(hostTag);
+    return this.setIcsHosts((this.hostSet.currentTable() as IcsHostOptions<C>[]).map((h) => (h.hostTag === hostTag ? { ...h, hostEnabled: enabled } : h)));
   }
 
   /**
@@ -564,7 +484,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    * new certificate, already serving new handshakes (connections open keep theirs).
    */
   renewCertificate(hostTag: string): Promise<IssuedCertificate> {
-    const manager = this.hostByTag(hostTag).certManager;
+    const manager = this.hostSet.byTag(hostTag).certManager;
     if (!manager) return Promise.reject(new Error(`${WHERE}: host ${JSON.stringify(hostTag)} has no certAutoOrder`));
     return manager.renewNow();
   }
@@ -575,16 +495,16 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   }
 
   /** The TLS stage reads ClientHellos first only on servers with a tls-alpn-01 certAutoOrder host. */
-  private watchChallenges(hosts: readonly IcsHost<C>[]): void {
+  private watchChallenges(hosts: readonly IcsHost[]): void {
     const tlsAlpn = hosts.some((host) => host.certManager?.options.challenge === 'tls-alpn-01');
     this.handshakes.acme = tlsAlpn ? this.autoCerts : undefined;
   }
 
   /** @internal A certAutoOrder host has a new certificate in its file: serve it from the next handshake on. */
   certificateIssued(host: IcsHost, certificate: IssuedCertificate): void {
-    if (!this.hostList.includes(host as IcsHost<C>)) return;
+    if (!this.hostSet.hosts.includes(host as IcsHost<C>)) return;
     host.sslContext?.reload(true);
-    for (const listener of this.listenerList) {
+    for (const listener of this.listenerSet.all) {
       if (listener.hosts?.hosts.includes(host)) listener.hosts.handshakeContext?.reload(true);
     }
     if (this.events.wanted('certificateIssued')) this.events.emit('certificateIssued', host.hostTag, certificate);
@@ -593,28 +513,6 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   /** @internal */
   certificateOrderFailed(host: IcsHost, error: Error, retry: { failures: number; retryAt: Date }): void {
     if (this.events.wanted('certificateOrderFailed')) this.events.emit('certificateOrderFailed', host.hostTag, error, retry);
-  }
-
-  private hostByTag(hostTag: string): IcsHost<C> {
-    const host = this.hostList.find((h) => h.hostTag === hostTag);
-    if (!host) throw new RangeError(`${WHERE}: no host with hostTag ${JSON.stringify(hostTag)} (${this.hostList.map((h) => h.hostTag).join(', ')})`);
-    return host;
-  }
-
-  private makeHosts(table: IcsHostOptions<C>[]): IcsHost<C>[] {
-    const hosts = table.map((options, index) => new IcsHost<C>(options, index, (ref, option) => this.checkClientClass(ref, option), WHERE));
-    const tags = new Set<string>();
-    for (const host of hosts) {
-      if (tags.has(host.hostTag)) throw new TypeError(`${WHERE}: option icsHosts[${host.index}]: hostTag ${JSON.stringify(host.hostTag)} is used twice`);
-      tags.add(host.hostTag);
-    }
-    return hosts;
-  }
-
-  private listenerHosts(binding: HostBinding): NonNullable<Listener['hosts']> {
-    if (!binding.tls) return { key: binding.key, hosts: binding.hosts, sni: undefined };
-    const sni = new SniSelector(binding.hosts, this.sniUnknown, this.sniMissing);
-    return { key: binding.key, hosts: binding.hosts, sni, handshakeContext: widenedContext(binding.hosts) };
   }
 
   private bindingListener(binding: HostBinding, index: number): Listener {
@@ -627,20 +525,12 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
       listenBacklog: this.listenBacklog,
       sslEnable: binding.tls,
     });
-    this.setListenerHosts(listener, binding);
+    this.hostSet.serve(listener, binding);
     return listener;
   }
 
-  /** A binding's hosts and policy (the first of its hosts that sets a key gives it). */
-  private setListenerHosts(listener: Listener, binding: HostBinding): void {
-    listener.hosts = this.listenerHosts(binding);
-    const merged: Record<string, unknown> = {};
-    for (const host of [...binding.hosts].reverse()) Object.assign(merged, pickAdmission(host.options));
-    listener.policy = resolvePolicy(merged, this.policy, WHERE);
-  }
-
   private startRecheckTimer(): void {
-    if (this.recheckIntervalMs === 0 || this.recheckTimer || this.hostList.length === 0) return;
+    if (this.recheckIntervalMs === 0 || this.recheckTimer || this.hostSet.hosts.length === 0) return;
     this.recheckTimer = setInterval(recheckLater, this.recheckIntervalMs, this);
     this.recheckTimer.unref();
   }
@@ -727,25 +617,6 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   private newListener(spec: ListenerSpec): Listener {
     return new Listener(spec, this.gate, this.events, spec.policy ?? this.policy);
   }
-
-  private listenerAt(index: number): Listener {
-    const listener = this.listenerList[index + 1];
-    if (!Number.isInteger(index) || !listener) {
-      throw new RangeError(`${WHERE}: no listener ${index} (-1 is the main one, 0..${this.listenerList.length - 2} the others)`);
-    }
-    return listener;
-  }
-
-  /** One listen at a time: a second concurrent call would open sockets twice. */
-  private async guardListen(work: () => Promise<void>): Promise<void> {
-    if (this.listening) throw new Error(`${WHERE}: listen() is already under way`);
-    this.listening = true;
-    try {
-      await work();
-    } finally {
-      this.listening = false;
-    }
-  }
 }
 
 function checkRegistry(registry: unknown): ClientClassRegistry {
@@ -766,14 +637,6 @@ function checkContainer(parent: unknown): DependencyContainer {
 }
 
 function ignore(): void {}
-
-function pickAdmission(options: object): Record<string, unknown> {
-  const picked: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(options)) {
-    if (value !== undefined && (key === 'allow' || key === 'deny' || key === 'maxClientsPerIp')) picked[key] = value;
-  }
-  return picked;
-}
 
 function certificateSink(server: TWSocketServer): AutoCertificateSink {
   return server as unknown as AutoCertificateSink;

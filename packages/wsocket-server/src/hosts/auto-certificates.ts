@@ -18,6 +18,8 @@ export class AutoCertificates {
   private managed: { host: IcsHost; manager: AcmeCertManager; onIssued(c: IssuedCertificate): void; onFailed(e: Error, r: { failures: number; retryAt: Date }): void }[] = [];
   private tlsAlpn: AcmeCertManager[] = [];
   private readonly responders = new Map<string, Http01Responder>();
+  /** start() and stop() run one after the other (two listen() calls, a setIcsHosts during a close...). */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly sink: AutoCertificateSink) {}
 
@@ -46,7 +48,22 @@ export class AutoCertificates {
    * certificate file (the stored one or a stand-in) and opens the http-01 ports. Hosts no longer in
    * the list are stopped. Rejects, naming the host, when a work directory or a port cannot be had.
    */
-  async start(hosts: readonly IcsHost[]): Promise<void> {
+  start(hosts: readonly IcsHost[]): Promise<void> {
+    return this.serialize(() => this.startNow(hosts));
+  }
+
+  /** Stops every manager (ICS OrderClose) and closes the http-01 ports; the files stay. */
+  stop(): Promise<void> {
+    return this.serialize(() => this.stopHosts(this.managed.map((m) => m.host)));
+  }
+
+  private serialize(work: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async startNow(hosts: readonly IcsHost[]): Promise<void> {
     const wanted = hosts.filter((host) => host.certManager !== undefined);
     await this.stopHosts(this.managed.filter((m) => !wanted.includes(m.host)).map((m) => m.host));
     for (const host of wanted) {
@@ -71,11 +88,6 @@ export class AutoCertificates {
     }
     this.tlsAlpn = this.managed.filter((m) => m.manager.options.challenge === 'tls-alpn-01').map((m) => m.manager);
     await this.openResponders();
-  }
-
-  /** Stops every manager (ICS OrderClose) and closes the http-01 ports; the files stay. */
-  async stop(): Promise<void> {
-    await this.stopHosts(this.managed.map((m) => m.host));
   }
 
   private async stopHosts(hosts: IcsHost[]): Promise<void> {
