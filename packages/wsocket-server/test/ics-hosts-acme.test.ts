@@ -7,6 +7,7 @@
 import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as ts from 'typescript';
 import { createDevCA, createDevCertificate } from '@ics-ts/ssl-context';
 import { TWSocketServer } from '@ics-ts/wsocket-server';
 import type { IssuedCertificate } from '@ics-ts/acme';
@@ -179,4 +180,51 @@ describeWithPrograms({ pebble: 'pebble' }, 'certAutoOrder against Pebble', (prog
     expect(report.problems).toContain(`certAutoOrder: 1 failed order(s), the last: ${error.message}`);
     expect((await verified(sslPort, ALPN[0])).fingerprint).toBe(served);
   });
+});
+
+describeWithPrograms({ pebble: 'pebble' }, 'docs/hosts.md certAutoOrder example', (programs) => {
+  test('runs against Pebble: the file host serves, the shop host gets its certificate', async () => {
+    const source = /### In the host table: `certAutoOrder`[\s\S]*?```ts\n([\s\S]*?)```/.exec(
+      fs.readFileSync(path.resolve(__dirname, '../../../docs/hosts.md'), 'utf8'),
+    )?.[1];
+    if (!source) throw new Error('docs/hosts.md: the certAutoOrder example is missing');
+    const dir = tempDir();
+    const dns = await startTestDns(['shop.example.com', 'www.shop.example.com']);
+    const port = await freePort();
+    const pebble = await startPebble(programs.pebble, dir, { tlsPort: port, httpPort: await freePort(), dnsPort: dns.port });
+    const files = await createDevCertificate({ names: ['files.example.com'] });
+    fs.writeFileSync(path.join(dir, 'files.pem'), files.cert + files.key);
+    const code = source
+      .replace(/bindSslPort: 443/g, `bindSslPort: ${port}, bindIpAddr: '127.0.0.1'`)
+      .replace("'/etc/ssl/files.pem'", JSON.stringify(path.join(dir, 'files.pem')))
+      .replace("'https://acme-v02.api.letsencrypt.org/directory'", `${JSON.stringify(pebble.directory)}, caBundle: ${JSON.stringify(pebble.caBundle)}`)
+      .replace("'/var/lib/ics-ts/acme/shop'", JSON.stringify(path.join(dir, 'shop')))
+      .replace('const server =', 'scope.server =')
+      .replace(/\bserver\./g, 'scope.server.');
+    const js = ts.transpileModule(`scope.done = (async () => {\n${code}\n})();`, {
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
+    }).outputText;
+    const logged: string[] = [];
+    const scope = { server: undefined as TWSocketServer | undefined, done: undefined as Promise<void> | undefined, TWSocketServer, EchoClient };
+    const log = (line: string) => logged.push(line);
+    try {
+      new Function('scope', 'console', `with (scope) { ${js} }`)(scope, { log, error: log });
+      await scope.done;
+      const issued = new Promise<void>((resolve) => scope.server!.once('certificateIssued', () => resolve()));
+      const filesPeer = await TlsPeer.connect(port, { servername: 'files.example.com', rejectUnauthorized: false });
+      expect(filesPeer.fingerprint).toBe(new X509Certificate(files.cert).fingerprint256);
+      expect(await filesPeer.ask('x')).toBe('echo x');
+      await filesPeer.destroy();
+      await issued;
+      expect(logged).toEqual([expect.stringMatching(/^shop: new certificate until \d{4}-/)]);
+      const shopPeer = await TlsPeer.connect(port, { servername: 'www.shop.example.com', ca: await pebble.root(), rejectUnauthorized: true });
+      expect(await shopPeer.ask('y')).toBe('echo y');
+      await shopPeer.destroy();
+    } finally {
+      await scope.server?.shutdown(1000);
+      await pebble.stop();
+      await dns.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
