@@ -15,6 +15,8 @@ export interface CliArgs {
   client?: string;
   /** --quiet: no connect/disconnect lines */
   quiet: boolean;
+  /** --check: validate the config and print the hosts' report, without listening */
+  check: boolean;
 }
 
 /** A bad command line: exit code 2, with the message and a pointer to --help. */
@@ -44,6 +46,9 @@ Options:
   --client NAME     serve the client class registered as NAME, overrides the
                     config; without --config: on 127.0.0.1:2323, no banner
   --quiet           do not print a line per connection and disconnection
+  --check           check the config and print the host table's report (bindings;
+                    each host's certificate: source, expiry, next renewal; problems)
+                    without listening or ordering; exit 0 if the config is valid
   -h, --help        print this help and exit
 
 Config keys (all optional; the defaults are TWSocketServer's):
@@ -73,7 +78,10 @@ Config keys (all optional; the defaults are TWSocketServer's):
                  "bindIpAddr", "bindIpAddr2", "bindNonPort", "bindSslPort",
                  "hostTag", "descr", "hostEnabled", "sslCert", "sslKey", ...,
                  "sslSrvSecurity", "clientClass", "banner" }] (a host may give
-                 "devCertificate": ["name"] instead of sslCert/sslKey)
+                 "devCertificate": ["name"] instead of sslCert/sslKey, or
+                 "certAutoOrder": { "directory", "contact", "workDir", "keyType",
+                 "challenge", "renewDays", "caBundle", "httpPort" } to order its
+                 certificate from an ACME CA and renew it)
   sniUnknown, sniMissing  a TLS server name matching no host / none sent:
                  "default" host or "refuse"  ("default")
   sslCertRecheckInterval  ms between certificate file rechecks, 0 = never  (0)
@@ -113,6 +121,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         addr: { type: 'string' },
         client: { type: 'string' },
         quiet: { type: 'boolean', default: false },
+        check: { type: 'boolean', default: false },
       },
     });
   } catch (error) {
@@ -133,5 +142,6 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     addr: values.addr,
     client: values.client,
     quiet: values.quiet,
+    check: values.check,
   };
 }

@@ -27,6 +27,7 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
   let server: TWSocketServer;
   let quiet: boolean;
   let lenient = false;
+  let check = false;
   try {
     const args = parseCliArgs(argv);
     if (args.help) {
@@ -34,6 +35,7 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
       return { exitCode: 0 };
     }
     quiet = args.quiet;
+    check = args.check;
     for (const module of args.require) loadModule(module, io.cwd);
     const config = applyOverrides(baseConfig(args.config, args.client, io.cwd), args);
     const name = config.clientClass;
@@ -63,6 +65,13 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
       return { exitCode: 2 };
     }
     throw error;
+  }
+
+  if (check) {
+    // The config is valid (the server was made); tell what it would serve, without listening or ordering.
+    if (server.icsHosts.length > 0) io.out(server.validateHosts().text);
+    else for (const listener of server.listenSockets) io.out(`${listener.url}: ${listener.spec.sslEnable ? 'TLS' : 'plain'}`);
+    return { exitCode: 0 };
   }
 
   server.on('error', (error) => io.err(`ics-ts-server: ${error.message}`));
