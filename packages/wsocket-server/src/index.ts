@@ -7,7 +7,7 @@ export type { Refusal, RefusalCounts, RefusalReason } from './admission/refusals
 export type { AcceptFilter, AcceptPeer } from './admission/policy';
 export type { AdmissionOptions, ListenerAdmissionOptions } from './options/admission-options';
 export { IcsHost, normalizeHostName } from './hosts/ics-host';
-export type { IcsHostOptions } from './hosts/ics-host';
+export type { HostCertAutoOrder, IcsHostOptions } from './hosts/ics-host';
 export type { HostMatch, SniPolicy } from './hosts/host-table';
 export type { HostReport, HostsValidation } from './hosts/host-report';
 export { TWSocketClient } from './clients/wsocket-client';

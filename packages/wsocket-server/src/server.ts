@@ -297,8 +297,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    * listener (address, port, system code: EADDRINUSE, EACCES...).
    */
   async listen(): Promise<void> {
-    // certAutoOrder hosts: their certificate files ready (stored or stand-in) before their listeners open.
-    await this.autoCerts.start(this.hostSet.hosts);
+    if (this.hasAutoCertificates) await this.prepareCertificates();
     await this.listenerSet.openAll();
     this.setState('listening');
   }
@@ -313,7 +312,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    * failures, one per listener that could not listen; an empty list is success.
    */
   async multiListenEx(): Promise<ListenFailure[]> {
-    await this.autoCerts.start(this.hostSet.hosts);
+    if (this.hasAutoCertificates) await this.prepareCertificates();
     const failures = await this.listenerSet.openEach();
     if (this.listenerSet.any) this.setState('listening');
     return failures;
@@ -440,7 +439,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     const { hosts, bindings } = this.hostSet.plan(table as IcsHostOptions[]);
     const listening = this.currentState === 'listening';
     // New hosts' certAutoOrder managers (and contexts) before any listener serves them; the old ones stop.
-    if (listening) await this.autoCerts.start(hosts);
+    if (listening && (this.hasAutoCertificates || hosts.some((host) => host.certManager))) await this.autoCerts.start(hosts);
     this.watchChallenges(hosts);
     const all = this.listenerSet.all;
     const byKey = new Map(all.filter((l) => l.hosts).map((l) => [l.hosts!.key, l]));
@@ -492,6 +491,20 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   /** tls-alpn-01 checks answered with a challenge certificate on this server's TLS listeners. */
   get acmeChallengesAnswered(): number {
     return this.handshakes.acmeChallengesAnswered;
+  }
+
+  /**
+   * certAutoOrder hosts: their certificate files ready (stored or stand-in) before their listeners open.
+   * Without such hosts listen() awaits nothing first, so it starts opening at once (a close() right after it aborts it).
+   */
+  private get hasAutoCertificates(): boolean {
+    return this.hostSet.hosts.some((host) => host.certManager);
+  }
+
+  private async prepareCertificates(): Promise<void> {
+    const closes = this.listenerSet.closeCount;
+    await this.autoCerts.start(this.hostSet.hosts);
+    if (this.listenerSet.closeCount !== closes) throw new Error(`${WHERE}: the server was closed before it was listening`);
   }
 
   /** The TLS stage reads ClientHellos first only on servers with a tls-alpn-01 certAutoOrder host. */
