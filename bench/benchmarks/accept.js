@@ -5,6 +5,8 @@
  *  ics-ts: TWSocketServer with a banner; every connection gets its client
  *          class (a line-mode class taking ConnectionInfo in its constructor)
  *          resolved through tsyringe, in a child container made for it.
+ *  ics-ts-admission: the same with the admission stages on: allow and deny
+ *          lists (CIDR), maxClientsPerIp, maxConnections, an accept filter.
  *  net:    net.Server that writes the banner and ends.
  *  net-after-fin (for information): the same, but it ends only after the
  *          client's FIN, the close order of any server that keeps its client
@@ -37,7 +39,7 @@ module.exports = {
   name: 'accept',
   title: 'accept rate',
   what: 'short-lived connections (connect, read the banner, close), 64 in flight; client class resolved through DI each time',
-  impls: ['ics-ts', 'net', 'net-after-fin'],
+  impls: ['ics-ts', 'ics-ts-admission', 'net', 'net-after-fin'],
   baselineText: 'net.Server that writes the banner and ends',
   params: { full: { concurrency: 64 }, smoke: { concurrency: 8 } },
   metrics: [
@@ -65,6 +67,20 @@ module.exports = {
       const { startServer, LineClient } = require('../lib/ics');
       const server = await startServer({ clientClass: LineClient, banner: BANNER });
       return { port: server.bindPort, stats: () => ({ clients: server.clientCount }) };
+    },
+    // The admission stages on (they never refuse here: the load comes from 127.0.1.x, 64 in flight).
+    async 'ics-ts-admission'() {
+      const { startServer, LineClient } = require('../lib/ics');
+      const server = await startServer({
+        clientClass: LineClient,
+        banner: BANNER,
+        allow: ['127.0.0.0/8', '::1'],
+        deny: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '2001:db8::/32'],
+        maxClientsPerIp: 1000,
+        maxConnections: 15000,
+        acceptFilter: (peer) => peer.peerPort !== 0,
+      });
+      return { port: server.bindPort, stats: () => ({ clients: server.clientCount, refused: server.refusals }) };
     },
     net() {
       return lineThenEndServer((onConnection) => net.createServer(onConnection), BANNER);

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 
 export { TWSocketServer } from './server';
+export type { ListenOptions, ShutdownOptions, ShutdownResult } from './server';
 export type { CertRecheck, ListenFailure, ServerState, TooBusyInfo, WSocketServerEvents } from './events';
 export { REFUSAL_REASONS } from './admission/refusals';
 export type { Refusal, RefusalCounts, RefusalReason } from './admission/refusals';

@@ -296,9 +296,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    * failure the ones already opened are closed again and the error names the
    * listener (address, port, system code: EADDRINUSE, EACCES...).
    */
-  async listen(): Promise<void> {
-    if (this.hasAutoCertificates) await this.prepareCertificates();
-    await this.listenerSet.openAll();
+  async listen(options: ListenOptions = {}): Promise<void> {
+    await this.whileNotAborted(options.signal, () => this.withCertificates(() => this.listenerSet.openAll()));
     this.setState('listening');
   }
 
@@ -311,9 +310,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    * Opens every listener that can be opened (ICS MultiListenEx) and returns the
    * failures, one per listener that could not listen; an empty list is success.
    */
-  async multiListenEx(): Promise<ListenFailure[]> {
-    if (this.hasAutoCertificates) await this.prepareCertificates();
-    const failures = await this.listenerSet.openEach();
+  async multiListenEx(options: ListenOptions = {}): Promise<ListenFailure[]> {
+    const failures = await this.whileNotAborted(options.signal, () => this.withCertificates(() => this.listenerSet.openEach()));
     if (this.listenerSet.any) this.setState('listening');
     return failures;
   }
@@ -374,27 +372,48 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   }
 
   /**
-   * Stops listening and ends every client: gracefully first (pending sends are
-   * flushed), then aborts those still open after `timeoutMs`.
+   * Graceful shutdown: stops the listeners, ends TLS handshakes in progress,
+   * tells every client (`onShutdown(notice)`: by default the notice line, if
+   * any), closes each gracefully (what was sent is flushed, our side ends with
+   * FIN), waits for them and for the busy peers being turned away, and aborts
+   * whatever is still open at `timeout` ms (or when `signal` aborts). A number
+   * is taken as the timeout. `shutdown()` twice is fine.
    */
-  async shutdown(timeoutMs = 5000): Promise<void> {
+  async shutdown(options: number | ShutdownOptions = {}): Promise<ShutdownResult> {
+    const { timeout, notice, signal } = checkShutdownOptions(options);
     await this.close();
     // Connections still in their TLS handshake never become clients now.
     this.handshakes.destroyAll();
-    const all = this.clients.map((client) => this.list.whenGone(client));
+    const clients = [...this.clients];
+    const result: ShutdownResult = { clients: clients.length, closed: 0, aborted: 0 };
+    const all = clients.map((client) => this.list.whenGone(client));
     // Connections turned away as too busy are already closing: wait for them too.
     for (const socket of this.tooBusyStage.sockets) all.push(whenClosed(socket));
-    for (const client of this.clients) client.close();
-    if (all.length === 0) return;
+    for (const client of clients) client.beginShutdown(notice);
+    if (all.length === 0) return result;
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
+    let onAbort: (() => void) | undefined;
+    const cutOff = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeout);
+      onAbort = () => resolve();
+      if (signal?.aborted) resolve();
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
-    await Promise.race([Promise.all(all), timedOut]);
+    await Promise.race([Promise.all(all), cutOff]);
     clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort!);
     const stragglers = [...this.tooBusyStage.sockets].map(whenClosed);
     this.tooBusyStage.destroyAll();
-    await Promise.all([this.disconnectAll(), ...stragglers]);
+    const left = [...this.clients];
+    result.aborted = left.length;
+    result.closed = result.clients - left.length;
+    await Promise.all([...left.map((client) => this.disconnect(client)), ...stragglers]);
+    return result;
+  }
+
+  /** `await using server = new TWSocketServer(...)`: a graceful shutdown with the default timeout. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
   }
 
   // ---- IcsHosts -----------------------------------------------------------------
@@ -497,6 +516,12 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    * certAutoOrder hosts: their certificate files ready (stored or stand-in) before their listeners open.
    * Without such hosts listen() awaits nothing first, so it starts opening at once (a close() right after it aborts it).
    */
+  /** Opens listeners with `open`, after the certAutoOrder hosts' certificates are ready (if the server has any). */
+  private withCertificates<T>(open: () => Promise<T>): Promise<T> {
+    if (!this.hasAutoCertificates) return open();
+    return this.prepareCertificates().then(open);
+  }
+
   private get hasAutoCertificates(): boolean {
     return this.hostSet.hosts.some((host) => host.certManager);
   }
@@ -587,6 +612,23 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
 
   // ---- internals ---------------------------------------------------------------------
 
+  /** Runs a listen; an abort of `signal` meanwhile closes the listeners and rejects with an AbortError. */
+  private async whileNotAborted<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+    if (signal === undefined) return work();
+    if (!(signal instanceof AbortSignal)) throw new TypeError(`${WHERE}: option signal must be an AbortSignal, got ${describe(signal)}`);
+    signal.throwIfAborted();
+    const onAbort = () => this.listenerSet.closeAll();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await work();
+    } catch (error) {
+      if (signal.aborted) throw abortError(signal);
+      throw error;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
   private setState(state: ServerState): void {
     const previous = this.currentState;
     if (previous === state) return;
@@ -657,6 +699,52 @@ function certificateSink(server: TWSocketServer): AutoCertificateSink {
 
 function recheckLater(server: TWSocketServer): void {
   server.recheckSslCerts();
+}
+
+/** listen() and multiListenEx() options. */
+export interface ListenOptions {
+  /** Aborting it stops a listen under way: the listeners are closed and the call rejects with an AbortError. */
+  signal?: AbortSignal;
+}
+
+/** shutdown() options. */
+export interface ShutdownOptions {
+  /** Milliseconds the graceful part may take; then what is still open is aborted. Default 5000. */
+  timeout?: number;
+  /** Sent to every client by the default `onShutdown` (with its lineEnd), e.g. '421 Service shutting down'. Default none. */
+  notice?: string;
+  /** Aborting it cuts the graceful part short: what is still open is aborted at once. */
+  signal?: AbortSignal;
+}
+
+/** What shutdown() did. */
+export interface ShutdownResult {
+  /** Clients connected when it began. */
+  clients: number;
+  /** Of them, those that closed within the timeout. */
+  closed: number;
+  /** Of them, those still open at the timeout (or the abort), aborted. */
+  aborted: number;
+}
+
+function checkShutdownOptions(options: number | ShutdownOptions): Required<Omit<ShutdownOptions, 'signal' | 'notice'>> & ShutdownOptions {
+  if (typeof options === 'number') return { timeout: checkCount(options, WHERE, 'shutdown timeout') };
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`${WHERE}: shutdown options must be an object or a timeout in ms, got ${describe(options)}`);
+  }
+  const timeout = checkCount(options.timeout ?? 5000, WHERE, 'shutdown timeout');
+  const notice = options.notice === undefined ? undefined : checkString(options.notice, WHERE, 'shutdown notice');
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new TypeError(`${WHERE}: shutdown option signal must be an AbortSignal, got ${describe(options.signal)}`);
+  }
+  return { timeout, notice, signal: options.signal };
+}
+
+function abortError(signal: AbortSignal): Error {
+  const error = new Error(`${WHERE}: listen aborted`, { cause: signal.reason });
+  error.name = 'AbortError';
+  (error as NodeJS.ErrnoException).code = 'ABORT_ERR';
+  return error;
 }
 
 function whenClosed(socket: net.Socket): Promise<void> {

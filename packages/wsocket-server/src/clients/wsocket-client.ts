@@ -110,6 +110,27 @@ export class TWSocketClient extends TWSocket {
     if (this.banner.length > 0) this.sendLine(this.banner);
   }
 
+  /**
+   * The server is shutting down (`server.shutdown()`): tell the peer. By
+   * default the notice line, if the shutdown has one (a chat announces it, a
+   * line protocol sends its 421-style line). The connection is closed
+   * gracefully right after.
+   */
+  protected onShutdown(notice: string | undefined): void {
+    if (notice !== undefined && notice.length > 0) this.sendLine(notice);
+  }
+
+  /** @internal The server's shutdown: onShutdown, then a graceful close. */
+  beginShutdown(notice: string | undefined): void {
+    try {
+      this.onShutdown(notice);
+    } catch (error) {
+      this.handleBgException(error);
+      return;
+    }
+    this.close();
+  }
+
   protected override handleBgException(error: unknown): void {
     const list = this.list;
     if (!list) return super.handleBgException(error);
