@@ -1,4 +1,5 @@
-import * as acme from 'acme-client';
+import type * as acme from 'acme-client';
+import { acmeLibrary } from './acme-library';
 import { Agent } from 'node:https';
 
 /** The largest answer we read from a CA: a certificate chain is a few KB, a directory less. */
@@ -15,11 +16,18 @@ export interface AcmeTransportOptions {
   signal: AbortSignal;
 }
 
-/** The axios acme-client was built with (resolved from acme-client's own folder), for its HTTP adapter. */
-const acmeAxios = require(require.resolve('axios', { paths: [require.resolve('acme-client')] })) as {
-  getAdapter(name: string): (config: unknown) => Promise<unknown>;
-};
-const httpAdapter = acmeAxios.getAdapter('http');
+type HttpAdapter = (config: unknown) => Promise<unknown>;
+let httpAdapterLoaded: HttpAdapter | undefined;
+
+/** The HTTP adapter of the axios acme-client was built with (resolved from acme-client's own folder), loaded with it. */
+function httpAdapter(): HttpAdapter {
+  if (!httpAdapterLoaded) {
+    acmeLibrary();
+    const axios = require(require.resolve('axios', { paths: [require.resolve('acme-client')] })) as { getAdapter(name: string): HttpAdapter };
+    httpAdapterLoaded = axios.getAdapter('http');
+  }
+  return httpAdapterLoaded;
+}
 
 /**
  * A network error (refused, reset, timed out, aborted), kept as it was: acme-client 5.4's response
@@ -55,7 +63,8 @@ interface AcmeHttpClient {
  * acme-client's interceptor makes of it. The Pebble tests fail if a new acme-client release changes this path.
  */
 export function createAcmeClient(options: AcmeTransportOptions): { client: acme.Client; close(): void } {
-  const client = new acme.Client({
+  const adapterFor = httpAdapter();
+  const client = new (acmeLibrary().Client)({
     directoryUrl: options.directoryUrl,
     accountKey: options.accountKey,
     accountUrl: options.accountUrl,
@@ -79,7 +88,7 @@ export function createAcmeClient(options: AcmeTransportOptions): { client: acme.
   http.request = async function requestWithTransport(this: AcmeHttpClient, url, method, requestOptions = {}) {
     let networkError: AcmeNetworkError | undefined;
     const adapter = (config: unknown): Promise<unknown> =>
-      httpAdapter(config).catch((err: Error & { response?: unknown }) => {
+      adapterFor(config).catch((err: Error & { response?: unknown }) => {
         // acme-client makes axios reject every response (validateStatus false) and sorts them out itself.
         if (!err.response) networkError = new AcmeNetworkError(url, err);
         throw err;

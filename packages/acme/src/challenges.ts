@@ -1,4 +1,5 @@
-import * as acme from 'acme-client';
+import type * as acme from 'acme-client';
+import { acmeLibrary } from './acme-library';
 import { createHash } from 'node:crypto';
 import * as tls from 'node:tls';
 
@@ -48,7 +49,7 @@ export class PendingChallenges {
    * listener's default (Node serves the default certificate when SNI picks another key type, nodejs#54235).
    */
   async addTlsAlpn01(authz: acme.Authorization, keyAuthorization: string, keyPem: string): Promise<void> {
-    const [, cert] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization, keyPem);
+    const [, cert] = await acmeLibrary().crypto.createAlpnCertificate(authz, keyAuthorization, keyPem);
     const context = tls.createSecureContext({ key: keyPem, cert, minVersion: 'TLSv1.2' });
     this.tlsAlpn01.set(authz.identifier.value.toLowerCase(), context);
   }

@@ -1,4 +1,4 @@
-import * as acme from 'acme-client';
+import { acmeLibrary } from './acme-library';
 import { X509Certificate, createPrivateKey, generateKeyPair } from 'node:crypto';
 import { subjectAltNames } from '@ics-ts/ssl-context';
 import type { AcmeKeyType } from './options';
@@ -26,7 +26,7 @@ export function keyTypeOf(keyPem: string): AcmeKeyType | undefined {
 
 /** A PKCS#10 request for the names (the first is the common name), signed with the key. */
 export async function certificateRequest(names: string[], keyPem: string): Promise<Buffer> {
-  const [, csr] = await acme.crypto.createCsr({ commonName: names[0], altNames: names }, keyPem);
+  const [, csr] = await acmeLibrary().crypto.createCsr({ commonName: names[0], altNames: names }, keyPem);
   return csr;
 }
 

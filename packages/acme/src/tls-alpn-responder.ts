@@ -15,10 +15,10 @@ export interface TlsAlpnResponderOptions {
 }
 
 /** Why a connection got no challenge certificate: each is counted. */
-export type TlsAlpnRefusal = 'notTls' | 'noAcmeAlpn' | 'noChallenge' | 'timeout' | 'handshakeFailed';
+export type TlsAlpnRefusal = 'notTls' | 'noAcmeAlpn' | 'noChallenge' | 'timeout';
 
 export interface TlsAlpnResponderEvents {
-  /** A CA's check got the challenge certificate for this name. */
+  /** A CA's check (ALPN acme-tls/1, a name with a pending challenge) is being served the challenge certificate. */
   answered: [serverName: string];
   /** A connection was closed without one. */
   refused: [reason: TlsAlpnRefusal, detail: string];
@@ -39,7 +39,8 @@ type ChallengeSocket = tls.TLSSocket & { [OWNER]: TlsAlpnResponder; [NAME]: stri
 export class TlsAlpnResponder extends EventEmitter<TlsAlpnResponderEvents> {
   readonly server: net.Server;
   readonly timeoutMs: number;
-  readonly counters = { answered: 0, notTls: 0, noAcmeAlpn: 0, noChallenge: 0, timeout: 0, handshakeFailed: 0 };
+  /** answered: connections served the challenge certificate (counted when chosen, before the handshake ends). */
+  readonly counters = { answered: 0, notTls: 0, noAcmeAlpn: 0, noChallenge: 0, timeout: 0 };
 
   constructor(readonly lookup: TlsAlpnChallengeLookup, options: TlsAlpnResponderOptions = {}) {
     super();
@@ -86,6 +87,9 @@ export class TlsAlpnResponder extends EventEmitter<TlsAlpnResponderEvents> {
     socket.setTimeout(this.timeoutMs, onChallengeTimeout);
     socket.once('secure', onChallengeSecure);
     socket.on('error', onChallengeError);
+    // Counted now: the CA may close (even reset) as soon as it has read the certificate, before our handshake ends.
+    this.counters.answered++;
+    if (this.listenerCount('answered') > 0) this.emit('answered', result.serverName);
   }
 }
 
@@ -124,19 +128,14 @@ function onRawError(): void {
 }
 
 function onChallengeTimeout(this: ChallengeSocket): void {
-  if (this.alpnProtocol === ACME_TLS_ALPN) this.destroy(); // answered; the CA did not close
-  else this[OWNER].refuse(this, 'timeout', `no handshake within ${this[OWNER].timeoutMs} ms`);
+  this.destroy();
 }
 
 function onChallengeSecure(this: ChallengeSocket): void {
-  const responder = this[OWNER];
-  responder.counters.answered++;
   this.end();
-  if (responder.listenerCount('answered') > 0) responder.emit('answered', this[NAME]);
 }
 
-function onChallengeError(this: ChallengeSocket, error: Error): void {
+function onChallengeError(this: ChallengeSocket): void {
   // The CA closes the connection once it has read the certificate: an error then is expected.
-  if (this.listenerCount('secure') === 0 && this.alpnProtocol === ACME_TLS_ALPN) return;
-  this[OWNER].refuse(this, 'handshakeFailed', error.message);
+  this.destroy();
 }

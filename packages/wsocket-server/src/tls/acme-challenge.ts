@@ -13,7 +13,10 @@ export interface AcmeChallengeSource {
 export interface HelloOutcome {
   /** Not a challenge: the bytes read are back on the socket, the handshake starts as usual. */
   ordinaryHello(raw: net.Socket, state: HelloWait): void;
-  /** A CA's acme-tls/1 check got its challenge certificate (the connection ends; it never becomes a client). */
+  /**
+   * A CA's acme-tls/1 check is being served its challenge certificate (counted when chosen: the CA may close,
+   * even reset, as soon as it has read it); the connection ends and never becomes a client.
+   */
   challengeAnswered(state: HelloWait): void;
   /** The peer sent no ClientHello in time or closed: the connection is gone. */
   helloFailed(raw: net.Socket, state: HelloWait, reason: 'timeout' | 'closed'): void;
@@ -33,7 +36,7 @@ export interface HelloWait {
 
 const WAIT = Symbol('ics-ts.acmeHello');
 type WaitingSocket = net.Socket & { [WAIT]?: HelloWait };
-type ChallengeSocket = tls.TLSSocket & { [WAIT]?: HelloWait };
+type ChallengeSocket = tls.TLSSocket;
 
 /** Longest wait for a ClientHello when the server sets no handshake timeout. */
 const HELLO_WAIT_MS = 10_000;
@@ -83,10 +86,10 @@ function onHelloData(this: WaitingSocket, chunk: Buffer): void {
   // Malformed or not a challenge: the normal handshake decides (and counts) what it is.
   if (!context) return wait.outcome.ordinaryHello(this, wait);
   const socket = new tls.TLSSocket(this, { isServer: true, secureContext: context, ALPNProtocols: [ACME_TLS_ALPN] }) as ChallengeSocket;
-  socket[WAIT] = wait;
   socket.setTimeout(wait.timeoutMs > 0 ? wait.timeoutMs : HELLO_WAIT_MS, onChallengeTimeout);
   socket.once('secure', onChallengeSecure);
   socket.on('error', onChallengeError);
+  wait.outcome.challengeAnswered(wait);
 }
 
 function onHelloTimeout(this: WaitingSocket): void {
@@ -105,24 +108,14 @@ function onHelloError(this: WaitingSocket): void {
 }
 
 function onChallengeSecure(this: ChallengeSocket): void {
-  const wait = this[WAIT];
-  this[WAIT] = undefined;
   this.end();
-  if (wait) wait.outcome.challengeAnswered(wait);
 }
 
 function onChallengeTimeout(this: ChallengeSocket): void {
-  challengeFailed(this, 'timeout');
+  this.destroy();
 }
 
 function onChallengeError(this: ChallengeSocket): void {
-  challengeFailed(this, 'closed');
-}
-
-/** The challenge handshake did not finish (an answered one has no record left: the CA may close at once). */
-function challengeFailed(socket: ChallengeSocket, reason: 'timeout' | 'closed'): void {
-  const wait = socket[WAIT];
-  socket[WAIT] = undefined;
-  socket.destroy();
-  if (wait) wait.outcome.helloFailed(socket, wait, reason);
+  // The CA may close as soon as it has the certificate.
+  this.destroy();
 }
