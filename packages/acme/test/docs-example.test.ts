@@ -9,7 +9,7 @@ import * as ts from 'typescript';
 import * as sslContextPackage from '@ics-ts/ssl-context';
 import { describeWithPrograms } from '../../../test-support/outside-program';
 import * as acmePackage from '../src';
-import { freePort, serveContext, startPebble, startTestDns, tempDir, verifiedPeer } from './pebble';
+import { freePorts, serveContext, startPebble, startTestDns, tempDir, verifiedPeer } from './pebble';
 
 const PAGE = path.resolve(__dirname, '../../../docs/hosts.md');
 
@@ -23,8 +23,8 @@ describeWithPrograms({ pebble: 'pebble' }, 'docs/hosts.md ACME example', (progra
   test('orders a certificate for example.com and www.example.com over http-01 and reloads the context', async () => {
     const dir = tempDir();
     const dns = await startTestDns(['example.com', 'www.example.com']);
-    const httpPort = await freePort();
-    const pebble = await startPebble(programs.pebble, dir, { tlsPort: await freePort(), httpPort, dnsPort: dns.port });
+    const [httpPort, tlsPort] = await freePorts(2);
+    const pebble = await startPebble(programs.pebble, dir, { tlsPort, httpPort, dnsPort: dns.port });
     const managers: acmePackage.AcmeCertManager[] = [];
     const responders: acmePackage.Http01Responder[] = [];
     const errors: string[] = [];

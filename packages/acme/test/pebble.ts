@@ -21,11 +21,29 @@ export function tempDir(prefix = 'ics-acme-'): string {
 
 /** A port free on 127.0.0.1 right now (for a program that needs its port in a config file). */
 export async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  return (await freePorts(1))[0];
+}
+
+/**
+ * `count` different ports free on 127.0.0.1 right now, none of `exclude`: all held open together
+ * while they are picked, so two calls in a row cannot hand out the same port twice.
+ */
+export async function freePorts(count: number, exclude: readonly number[] = []): Promise<number[]> {
+  const held: net.Server[] = [];
+  const ports: number[] = [];
+  try {
+    for (let tries = 0; ports.length < count && tries < count + 50; tries++) {
+      const server = net.createServer().listen(0, '127.0.0.1');
+      held.push(server);
+      await once(server, 'listening');
+      const { port } = server.address() as net.AddressInfo;
+      if (!exclude.includes(port)) ports.push(port);
+    }
+  } finally {
+    await Promise.all(held.map((server) => new Promise((resolve) => server.close(resolve))));
+  }
+  if (ports.length < count) throw new Error(`no ${count} free ports`);
+  return ports;
 }
 
 // ---------------------------------------------------------------- DNS
@@ -109,8 +127,7 @@ export async function startPebble(program: string, dir: string, ports: { tlsPort
   const own = await createDevCertificate({ names: ['127.0.0.1', 'localhost'], ca });
   fs.writeFileSync(path.join(dir, 'pebble-cert.pem'), own.cert);
   fs.writeFileSync(path.join(dir, 'pebble-key.pem'), own.key);
-  const listenPort = await freePort();
-  const managementPort = await freePort();
+  const [listenPort, managementPort] = await freePorts(2, [ports.tlsPort, ports.httpPort, ports.dnsPort]);
   const config = {
     pebble: {
       listenAddress: `127.0.0.1:${listenPort}`,
@@ -142,6 +159,8 @@ export async function startPebble(program: string, dir: string, ports: { tlsPort
   child.stdout!.on('data', onOutput);
   child.stderr!.on('data', onOutput);
   await started;
+  // Pebble prints its addresses just before its listeners open (each in its own goroutine): connect until they accept.
+  await Promise.all([acceptsConnections(listenPort), acceptsConnections(managementPort)]);
   const caBundle = ca.cert;
   return {
     directory: `https://127.0.0.1:${listenPort}/dir`,
@@ -156,6 +175,21 @@ export async function startPebble(program: string, dir: string, ports: { tlsPort
     },
     output: () => printed,
   };
+}
+
+/** Resolves once a TCP connection to 127.0.0.1:port succeeds; a refused attempt is tried again at once (at most 5000 times). */
+export async function acceptsConnections(port: number): Promise<void> {
+  for (let attempt = 0; attempt < 5000; attempt++) {
+    const socket = net.connect(port, '127.0.0.1');
+    const ok = await new Promise<boolean>((resolve) => {
+      socket.once('connect', () => resolve(true));
+      socket.once('error', () => resolve(false));
+    });
+    socket.destroy();
+    if (ok) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error(`nothing accepted connections on 127.0.0.1:${port}`);
 }
 
 export async function httpsGet(url: string, ca: string): Promise<string> {

@@ -12,7 +12,7 @@ import { createDevCA, createDevCertificate } from '@ics-ts/ssl-context';
 import { TWSocketServer } from '@ics-ts/wsocket-server';
 import type { IssuedCertificate } from '@ics-ts/acme';
 import { describeWithPrograms } from '../../../test-support/outside-program';
-import { Pebble, TestDns, freePort, startPebble, startTestDns, tempDir } from '../../acme/test/pebble';
+import { Pebble, TestDns, freePorts, startPebble, startTestDns, tempDir } from '../../acme/test/pebble';
 import { EchoClient } from './helpers';
 import { TlsPeer } from './tls-peer';
 
@@ -62,9 +62,8 @@ describeWithPrograms({ pebble: 'pebble' }, 'certAutoOrder against Pebble', (prog
   beforeAll(async () => {
     dir = tempDir();
     dns = await startTestDns([...ALPN, ...HTTP]);
-    sslPort = await freePort();
-    mailPort = await freePort();
-    const httpPort = await freePort();
+    let httpPort: number;
+    [sslPort, mailPort, httpPort] = await freePorts(3);
     pebble = await startPebble(programs.pebble, dir, { tlsPort: sslPort, httpPort, dnsPort: dns.port });
     root = await pebble.root();
     const ca = await createDevCA('other host CA');
@@ -190,8 +189,8 @@ describeWithPrograms({ pebble: 'pebble' }, 'docs/hosts.md certAutoOrder example'
     if (!source) throw new Error('docs/hosts.md: the certAutoOrder example is missing');
     const dir = tempDir();
     const dns = await startTestDns(['shop.example.com', 'www.shop.example.com']);
-    const port = await freePort();
-    const pebble = await startPebble(programs.pebble, dir, { tlsPort: port, httpPort: await freePort(), dnsPort: dns.port });
+    const [port, httpPort] = await freePorts(2);
+    const pebble = await startPebble(programs.pebble, dir, { tlsPort: port, httpPort, dnsPort: dns.port });
     const files = await createDevCertificate({ names: ['files.example.com'] });
     fs.writeFileSync(path.join(dir, 'files.pem'), files.cert + files.key);
     const code = source
