@@ -11,6 +11,15 @@
  *  net-after-fin (for information): the same, but it ends only after the
  *          client's FIN, the close order of any server that keeps its client
  *          (so the client, not the server, holds TIME_WAIT).
+ *  ics-ts-proxy-v2 (--impls): the ics-ts server behind a load balancer: the
+ *          listener reads a PROXY v2 header (proxyProtocol 'v2', trustedProxies
+ *          127.0.0.0/8), which the load generator sends first on each
+ *          connection (a different client address and port each time); the
+ *          difference with ics-ts is what the header costs per connection.
+ *  ics-ts-proxy-v2-line (--impls): the same, with a first line in the same
+ *          packet as the header: what putting those bytes back costs (unshift).
+ *  ics-ts-line (--impls): ics-ts with that first line and no header, the
+ *          reference for ics-ts-proxy-v2-line.
  */
 const net = require('node:net');
 const { rateRound, rate, cpuPer } = require('../lib/rounds');
@@ -49,7 +58,11 @@ module.exports = {
   ],
 
   async round(ctx, impl, p) {
-    const r = await rateRound(ctx, impl, {}, { concurrency: p.concurrency });
+    const r = await rateRound(ctx, impl, {}, {
+      concurrency: p.concurrency,
+      proxyV2: impl === 'ics-ts-proxy-v2' ? true : impl === 'ics-ts-proxy-v2-line' ? 'with-line' : undefined,
+      firstLine: impl === 'ics-ts-line',
+    });
     const n = r.l1.counters.done - r.l0.counters.done;
     if (!(n > 0)) throw new Error(`no connection completed (${JSON.stringify(r.l1.counters)})`);
     return {
@@ -67,6 +80,21 @@ module.exports = {
       const { startServer, LineClient } = require('../lib/ics');
       const server = await startServer({ clientClass: LineClient, banner: BANNER });
       return { port: server.bindPort, stats: () => ({ clients: server.clientCount }) };
+    },
+    // Ablation server (--impls): the same behind a load balancer sending PROXY v2 headers.
+    async 'ics-ts-proxy-v2'() {
+      const { startServer, LineClient } = require('../lib/ics');
+      const server = await startServer({ clientClass: LineClient, banner: BANNER, proxyProtocol: 'v2', trustedProxies: ['127.0.0.0/8'] });
+      return {
+        port: server.bindPort,
+        stats: () => ({ clients: server.clientCount, proxyDecoded: server.proxyHeaders.decoded, proxyRefused: server.refusals.proxyHeader }),
+      };
+    },
+    'ics-ts-line'() {
+      return module.exports.server['ics-ts']();
+    },
+    'ics-ts-proxy-v2-line'() {
+      return module.exports.server['ics-ts-proxy-v2']();
     },
     // The admission stages on (they never refuse here: the load comes from 127.0.1.x, 64 in flight).
     async 'ics-ts-admission'() {

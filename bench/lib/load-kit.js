@@ -36,6 +36,30 @@ function nextSource() {
   return { localAddress: `127.0.1.${pair % SOURCE_ADDRS}`, localPort: SOURCE_PORT_FIRST + Math.floor(pair / SOURCE_ADDRS) };
 }
 
+/**
+ * A PROXY protocol v2 header (TCP over IPv4, 28 bytes) as a load balancer
+ * sends it first on each connection (`opts.proxyV2`): client 198.51.100.x:port
+ * (a different one per connection), destination 192.0.2.1:443.
+ */
+const PROXY_V2_PREFIX = Buffer.from('0d0a0d0a000d0a515549540a2111000c', 'hex');
+function proxyV2Header(n) {
+  const header = Buffer.allocUnsafe(28);
+  PROXY_V2_PREFIX.copy(header, 0);
+  header[16] = 198;
+  header[17] = 51;
+  header[18] = 100;
+  header[19] = n & 0xff;
+  header[20] = 192;
+  header[21] = 0;
+  header[22] = 2;
+  header[23] = 1;
+  header.writeUInt16BE(1024 + (n % 60000), 24);
+  header.writeUInt16BE(443, 26);
+  return header;
+}
+
+const FIRST_LINE = Buffer.from('hello\r\n');
+
 function connectOnce(opts, source = {}) {
   if (opts.tls) {
     return tls.connect({ host: opts.host, port: opts.port, servername: opts.servername || 'localhost', rejectUnauthorized: false, ...source });
@@ -102,6 +126,9 @@ function connectLoop(opts, concurrency) {
     if (stopped) return;
     started++;
     const c = connectOnce(opts, opts.ephemeralPorts ? undefined : nextSource());
+    // Sent once connected, before anything else; 'with-line': a first line in the same write (the server puts it back on the socket).
+    if (opts.proxyV2) c.write(opts.proxyV2 === 'with-line' ? Buffer.concat([proxyV2Header(started), FIRST_LINE]) : proxyV2Header(started));
+    else if (opts.firstLine) c.write(FIRST_LINE); // the same line without a header: the reference for 'with-line'
     let got = false;
     c.on('data', () => {
       if (got) return;

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { EXAMPLE_NAMES, ExampleName } from '@ics-ts/server-socket';
 
 /** The command line of `ics-ts-server`, parsed but not yet checked against a config. */
 export interface CliArgs {
@@ -17,6 +18,8 @@ export interface CliArgs {
   quiet: boolean;
   /** --check: validate the config and print the hosts' report, without listening */
   check: boolean;
+  /** --example NAME: run a seed's example server (xojo, totalcross, air) instead of a TWSocketServer */
+  example?: ExampleName;
 }
 
 /** A bad command line: exit code 2, with the message and a pointer to --help. */
@@ -49,6 +52,11 @@ Options:
   --check           check the config and print the host table's report (bindings;
                     each host's certificate: source, expiry, next renewal; problems)
                     without listening or ordering; exit 0 if the config is valid
+  --example NAME    run a seed's example server instead: xojo (the Xojo
+                    ServerSocket docs' ClientSocket pool, port 2002), totalcross
+                    (accept and echo, any free port), air (the AIR docs'
+                    ServerSocketExample, any free port); on 127.0.0.1 unless
+                    --addr, --port overrides; prints what the example logs
   -h, --help        print this help and exit
 
 Config keys (all optional; the defaults are TWSocketServer's):
@@ -122,17 +130,26 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         client: { type: 'string' },
         quiet: { type: 'boolean', default: false },
         check: { type: 'boolean', default: false },
+        example: { type: 'string' },
       },
     });
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   const { values } = parsed;
-  for (const key of ['config', 'port', 'addr', 'client'] as const) {
+  for (const key of ['config', 'port', 'addr', 'client', 'example'] as const) {
     if (values[key] !== undefined && values[key].trim() === '') throw new UsageError(`option --${key} needs a value`);
   }
   for (const module of values.require) {
     if (module.trim() === '') throw new UsageError('option --require needs a module name or path');
+  }
+  const example = values.example;
+  if (example !== undefined) {
+    if (!(EXAMPLE_NAMES as string[]).includes(example)) {
+      throw new UsageError(`option --example: no example named ${JSON.stringify(example)} (${EXAMPLE_NAMES.join(', ')})`);
+    }
+    const clash = (['config', 'client'] as const).find((key) => values[key] !== undefined) ?? (values.require.length > 0 ? 'require' : undefined);
+    if (clash) throw new UsageError(`option --example cannot be given with --${clash}: the example brings its own server`);
   }
   return {
     help: values.help,
@@ -143,5 +160,6 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     client: values.client,
     quiet: values.quiet,
     check: values.check,
+    example: example as ExampleName | undefined,
   };
 }

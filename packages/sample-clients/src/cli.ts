@@ -8,8 +8,9 @@ import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import { ExampleName, RunningExample, startExample } from '@ics-ts/server-socket';
 import { TWSocketServer, clientClassRegistry } from '@ics-ts/wsocket-server';
-import { HELP_TEXT, UsageError, parseCliArgs } from './cli-args';
+import { CliArgs, HELP_TEXT, UsageError, parseCliArgs } from './cli-args';
 import { ConfigError, applyOverrides, baseConfig, serverOptions } from './config';
 import './index'; // registers echo, chat, daytime, command
 
@@ -19,8 +20,11 @@ export interface CliIO {
   cwd: string;
 }
 
-/** Either the server is listening, or the CLI is done with this exit code. */
-export type CliStart = { server: TWSocketServer; exitCode?: undefined } | { server?: undefined; exitCode: number };
+/** Either the server (or a seed's example server) is listening, or the CLI is done with this exit code. */
+export type CliStart =
+  | { server: TWSocketServer; exitCode?: undefined; example?: undefined }
+  | { server?: undefined; exitCode: number; example?: undefined }
+  | { server?: undefined; exitCode?: undefined; example: RunningExample };
 
 /** Everything the CLI does before it waits for a signal; no process globals, so it can be called in a test. */
 export async function startCli(argv: readonly string[], io: CliIO): Promise<CliStart> {
@@ -34,6 +38,7 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
       io.out(HELP_TEXT.trimEnd());
       return { exitCode: 0 };
     }
+    if (args.example) return await startSeedExample(args.example, args, io);
     quiet = args.quiet;
     check = args.check;
     for (const module of args.require) loadModule(module, io.cwd);
@@ -107,6 +112,25 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
   return { server };
 }
 
+/** `--example NAME`: one of the seeds' example servers (@ics-ts/server-socket), its log on stdout. */
+async function startSeedExample(name: ExampleName, args: CliArgs, io: CliIO): Promise<CliStart> {
+  const port = args.port === undefined ? undefined : Number(args.port);
+  if (port !== undefined && (!/^\d+$/.test(args.port!.trim()) || port > 65535)) {
+    throw new UsageError(`option --port must be an integer in 0..65535 with --example, got ${JSON.stringify(args.port)}`);
+  }
+  const addr = args.addr ?? '127.0.0.1';
+  let example: RunningExample;
+  try {
+    example = await startExample(name, { addr, port, log: (line) => io.out(line) });
+  } catch (error) {
+    io.err(`ics-ts-server: ${(error as Error).message}`);
+    // A bad --addr is the command line's fault; anything else is the system refusing to listen.
+    return { exitCode: error instanceof TypeError ? 2 : 1 };
+  }
+  io.out(`listening tcp://${hostPort(addr, example.port)}`);
+  return { example };
+}
+
 /**
  * Loads a --require module: a package name is looked up from `cwd` as Node
  * would; a path (or a name with no package of that name) relative to `cwd`.
@@ -138,7 +162,7 @@ async function main(): Promise<void> {
     err: (line) => process.stderr.write(`${line}\n`),
     cwd: process.cwd(),
   };
-  let server: TWSocketServer | undefined;
+  let server: { shutdown(): Promise<unknown> } | undefined;
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -159,8 +183,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   const start = await startCli(process.argv.slice(2), io);
-  if (!start.server) process.exit(start.exitCode);
-  server = start.server;
+  if (start.example) server = start.example;
+  else if (!start.server) process.exit(start.exitCode);
+  else server = start.server;
 }
 
 if (require.main === module) {

@@ -43,6 +43,12 @@ export interface ServerConfig {
   maxConnections?: number;
   maxHandshakes?: number;
   maxHandshakesPerIp?: number;
+  /** Behind a load balancer: read its PROXY header ('v1', 'v2', 'auto'; default 'off'). Needs trustedProxies. */
+  proxyProtocol?: 'off' | 'v1' | 'v2' | 'auto';
+  /** The balancers' addresses or CIDR blocks, or ["*"] to trust every peer. Checked by the server. */
+  trustedProxies?: string[];
+  proxyHeaderTimeout?: number;
+  proxyHeaderMaxBytes?: number;
 }
 
 export type ConfigIcsHost = IcsHostOptions & { devCertificate?: string[] | DevCertificateConfig };
@@ -184,6 +190,19 @@ const CHECKS: Readonly<Record<keyof ServerConfig, Check>> = {
   maxConnections: count,
   maxHandshakes: count,
   maxHandshakesPerIp: count,
+  proxyProtocol: (value, where, key) => {
+    if (value !== 'off' && value !== 'v1' && value !== 'v2' && value !== 'auto') {
+      fail(where, `option ${key} must be "off", "v1", "v2" or "auto", got ${show(value)}`);
+    }
+    return value;
+  },
+  // The server checks each entry (an address, a CIDR block, or "*" alone).
+  trustedProxies: (value, where, key) => {
+    if (!Array.isArray(value)) fail(where, `option ${key} must be an array of addresses or CIDR blocks (or ["*"]), got ${show(value)}`);
+    return value;
+  },
+  proxyHeaderTimeout: count,
+  proxyHeaderMaxBytes: count,
   listenPolicy: (value, where, key) => {
     if (value !== 'strict' && value !== 'lenient') fail(where, `option ${key} must be "strict" or "lenient", got ${show(value)}`);
     return value;

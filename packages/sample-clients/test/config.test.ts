@@ -47,9 +47,16 @@ test('config keys are the JSON-friendly TWSocketServer options', () => {
   expect([...CONFIG_KEYS].sort()).toEqual(
     ['addr', 'allow', 'banner', 'bannerTooBusy', 'bannerTooBusyPerIp', 'clientClass', 'deny', 'icsHosts', 'ipv6Only', 'lineEnd',
       'listenBacklog', 'listenPolicy', 'maxClients', 'maxClientsPerIp', 'maxConnections', 'maxHandshakes', 'maxHandshakesPerIp',
-      'multiListenSockets', 'port', 'sniMissing', 'sniUnknown', 'socketFamily', 'sslCertRecheckInterval',
-      'sslContext', 'sslEnable', 'sslHandshakeTimeout', 'tooBusyCloseTimeout'],
+      'multiListenSockets', 'port', 'proxyHeaderMaxBytes', 'proxyHeaderTimeout', 'proxyProtocol', 'sniMissing', 'sniUnknown',
+      'socketFamily', 'sslCertRecheckInterval', 'sslContext', 'sslEnable', 'sslHandshakeTimeout', 'tooBusyCloseTimeout', 'trustedProxies'],
   );
+});
+
+test('the PROXY protocol keys: behind a load balancer', () => {
+  const config = { proxyProtocol: 'v2', trustedProxies: ['10.0.0.0/8'], proxyHeaderTimeout: 3000, proxyHeaderMaxBytes: 1024 };
+  expect(validateConfig(config, 'f.json')).toEqual(config);
+  expect(() => validateConfig({ proxyProtocol: 'v3' }, 'f.json')).toThrow('f.json: option proxyProtocol must be "off", "v1", "v2" or "auto", got "v3"');
+  expect(() => validateConfig({ trustedProxies: '10.0.0.0/8' }, 'f.json')).toThrow(/option trustedProxies must be an array/);
 });
 
 test('admission keys reach the server, top level, per listener and per host; a bad entry is named', async () => {

@@ -28,6 +28,14 @@ export interface TooBusyInfo {
   multiListenIndex: number;
 }
 
+/** A load balancer's health check: a v2 LOCAL header, answered with a clean close (never a client). */
+export interface ProxyHealthCheck {
+  /** The balancer (IPv4 as plain IPv4). */
+  proxyAddr: string;
+  proxyPort: number;
+  multiListenIndex: number;
+}
+
 export interface WSocketServerEvents<C extends TWSocketClient> {
   /** A client object exists (constructor done), its socket is not attached yet. */
   clientCreate: [client: C];
@@ -44,6 +52,8 @@ export interface WSocketServerEvents<C extends TWSocketClient> {
   tooBusy: [info: TooBusyInfo];
   /** Any connection an admission stage refused, with the reason (tooBusy ones too). */
   refused: [refusal: Refusal];
+  /** A load balancer checked this server (PROXY v2 LOCAL): counted in proxyHeaders.healthChecks, closed cleanly. */
+  proxyHealthCheck: [check: ProxyHealthCheck];
   /** A TLS handshake failed (garbage, timeout, refused client certificate...); the connection is closed. */
   sslHandshakeError: [failure: HandshakeFailure];
   /** recheckSslCerts() (or its timer) swapped in a certificate or failed to. */
@@ -55,8 +65,17 @@ export interface WSocketServerEvents<C extends TWSocketClient> {
 }
 
 type GuardedEvent =
-  | 'clientCreate' | 'clientConnect' | 'clientDisconnect' | 'tooBusy' | 'refused' | 'sslHandshakeError' | 'sslCertRecheck' | 'changeState'
-  | 'certificateIssued' | 'certificateOrderFailed';
+  | 'clientCreate'
+  | 'clientConnect'
+  | 'clientDisconnect'
+  | 'tooBusy'
+  | 'refused'
+  | 'proxyHealthCheck'
+  | 'sslHandshakeError'
+  | 'sslCertRecheck'
+  | 'changeState'
+  | 'certificateIssued'
+  | 'certificateOrderFailed';
 
 /**
  * The end of the pipeline: where the stages report what happened, as the

@@ -3,6 +3,7 @@ import * as net from 'node:net';
 import type { IssuedCertificate } from '@ics-ts/acme';
 import { TSslContext } from '@ics-ts/ssl-context';
 import { describe } from '@ics-ts/wsocket';
+import type { WSocketDefaults } from '@ics-ts/wsocket';
 import { container as globalContainer, DependencyContainer } from 'tsyringe';
 import { AdmissionGate } from './admission/gate';
 import { ClientSlots } from './admission/client-slots';
@@ -24,6 +25,7 @@ import { IcsHost, IcsHostOptions } from './hosts/ics-host';
 import { Listener, ListenerSpec, ListenerStatus } from './listen/listener';
 import { ListenerSet } from './listen/listener-set';
 import { resolvePolicy } from './options/admission-options';
+import type { ProxyFailureReason } from './admission/proxy-stage';
 import { MultiListenItem, listenerSpecFromItem } from './options/multi-listen-options';
 import {
   SERVER_DEFAULTS,
@@ -35,6 +37,7 @@ import {
   checkKnownKeys,
   checkString,
   resolveAddress,
+  resolveClientDefaults,
   resolvePort,
   resolveSslContext,
   LISTENER_KEYS,
@@ -75,6 +78,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   private readonly serverContainer: DependencyContainer;
   /** What the stages read at each connection; the setters below change it. */
   private readonly settings: ServerSettings<C>;
+  /** Connection-life defaults for the listeners that set none of their own. */
+  private readonly clientDefaults: WSocketDefaults | undefined;
   /** The server's own admission policy: listeners that set none of their own use it. */
   private readonly policy: ListenerPolicy;
 
@@ -128,6 +133,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
       clientClass: this.checkClientClass(options.clientClass ?? (TWSocketClient as unknown as ClientConstructor<C>)),
     };
     this.policy = resolvePolicy(options as Record<string, unknown>, undefined, WHERE);
+    this.clientDefaults = resolveClientDefaults(options.clientDefaults, undefined, WHERE, 'clientDefaults');
     this.sniUnknown = checkSniPolicy(options.sniUnknown ?? 'default', WHERE, 'sniUnknown');
     this.sniMissing = checkSniPolicy(options.sniMissing ?? 'default', WHERE, 'sniMissing');
     this.recheckIntervalMs = checkCount(options.sslCertRecheckInterval ?? 0, WHERE, 'sslCertRecheckInterval');
@@ -253,6 +259,12 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   /** TLS handshakes that failed, by reason. */
   get sslHandshakeFailures(): Readonly<Record<HandshakeFailureReason, number>> {
     return this.handshakes.failures;
+  }
+
+  /** PROXY headers read (health checks included), health checks (v2 LOCAL, closed cleanly), headers refused by reason. */
+  get proxyHeaders(): { decoded: number; healthChecks: number; pending: number; failures: Readonly<Record<ProxyFailureReason, number>> } {
+    const stage = this.gate.proxyHeaders;
+    return { decoded: stage.decoded, healthChecks: stage.healthChecks, pending: stage.pending.size, failures: stage.failures };
   }
 
   /** Connections refused since the server was made, by reason (every admission stage's). */
@@ -382,8 +394,9 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   async shutdown(options: number | ShutdownOptions = {}): Promise<ShutdownResult> {
     const { timeout, notice, signal } = checkShutdownOptions(options);
     await this.close();
-    // Connections still in their TLS handshake never become clients now.
+    // Connections still in their TLS handshake, or still sending their PROXY header, never become clients now.
     this.handshakes.destroyAll();
+    this.gate.proxyHeaders.destroyAll();
     const clients = [...this.clients];
     const result: ShutdownResult = { clients: clients.length, closed: 0, aborted: 0 };
     const all = clients.map((client) => this.list.whenGone(client));
@@ -662,6 +675,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
         listenBacklog: this.listenBacklog,
         sslContext: this.sslContext,
         policy: this.policy,
+        clientDefaults: this.clientDefaults,
         resolveClientClass: (ref, option) => this.checkClientClass(ref as ClientClassRef<C>, option),
       },
       WHERE,
@@ -670,6 +684,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   }
 
   private newListener(spec: ListenerSpec): Listener {
+    if (!('clientDefaults' in spec)) spec.clientDefaults = this.clientDefaults;
     return new Listener(spec, this.gate, this.events, spec.policy ?? this.policy);
   }
 }

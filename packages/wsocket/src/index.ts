@@ -1,8 +1,12 @@
 export { TWSocket, unmapIPv4 } from './wsocket';
-export type { WSocketEvents, SocketAddresses } from './wsocket';
+export type { WSocketEvents, SocketAddresses, TimeoutKind, WSocketDefaults } from './wsocket';
 export { SocketState } from './socket-state';
 export { WSOCKET_DEFAULTS, validateWSocketOptions, describe } from './options';
-export type { WSocketOptions } from './options';
+export type { WSocketOptions, ReadRateAction } from './options';
+export { WSocketError, WSocketErrorCode } from './errors';
+export { connectionSweep } from './connection-sweep';
+export { SETTING_KEYS as WSOCKET_DEFAULT_KEYS, validateWSocketDefaults } from './settings';
+export type { ConnectionSweep } from './connection-sweep';
 export { LineSplitter } from './line-splitter';
 export type { LineLimitAction, LineSink } from './line-splitter';
 export { LineEditor } from './line-editor';

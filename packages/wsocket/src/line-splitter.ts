@@ -14,8 +14,9 @@ export type LineLimitAction = 'discard' | 'keep' | 'close';
 export interface LineSink {
   /**
    * A complete line, without its delimiter. Returns false to stop the splitter
-   * (line mode switched off, or the connection is going away): the bytes after
-   * this line are then handed back by `push`.
+   * (line mode switched off, delivery paused, or the connection going away):
+   * the bytes after this line are then handed back by `push`, as a view of the
+   * chunk (no copy).
    */
   deliverLine(line: Buffer): boolean;
   /**
@@ -46,6 +47,8 @@ export class LineSplitter {
   private limitReported = false;
   /** The sink chose 'close': every later byte is ignored. */
   private closed = false;
+  /** A new unfinished line began since takeLineBegan() was last asked (lineTimeout's clock). */
+  private began = false;
 
   constructor(
     delimiter: Buffer,
@@ -61,6 +64,21 @@ export class LineSplitter {
   /** Bytes held for the line not yet terminated. */
   get pendingBytes(): number {
     return this.discarding ? 0 : this.pendingLength;
+  }
+
+  /** A line has begun and not ended (also one being discarded past the limit). */
+  get midLine(): boolean {
+    return this.pendingLength > 0 || this.discarding;
+  }
+
+  /**
+   * Whether a new unfinished line began since the last call. With midLine, a
+   * periodic look tells a line held for long from a new one: no work per chunk.
+   */
+  takeLineBegan(): boolean {
+    const began = this.began;
+    this.began = false;
+    return began;
   }
 
   /**
@@ -117,6 +135,7 @@ export class LineSplitter {
       if (!this.finishLine(line)) return this.closed ? undefined : rest(chunk, pos);
     }
     if (pos < chunk.length) {
+      if (this.pendingLength === 0 && !this.discarding) this.began = true;
       // A socket hands out a Buffer per read: keep the chunk itself when all of it is pending.
       this.append(pos === 0 ? chunk : chunk.subarray(pos));
       this.partial = this.tailMatch();

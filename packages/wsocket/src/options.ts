@@ -16,9 +16,54 @@ export interface WSocketOptions {
   encoding?: BufferEncoding;
   /** Send small writes at once, without Nagle's delay (ICS wsoTcpNoDelay). Default false. */
   noDelay?: boolean;
-  /** Milliseconds a graceful close may wait, without traffic, for the peer to close its side before the socket is destroyed; 0 = wait for ever. Default 10000. */
+  /**
+   * Milliseconds a close (`close()`, `closeGracefully()`) may take, from the call,
+   * for our output to drain and the peer to close its side before the socket is
+   * destroyed. Counted whatever the traffic: a peer that keeps sending cannot
+   * hold the connection. 0 = wait for ever. Default 10000.
+   */
   closeTimeout?: number;
+
+  // ---- connection life (hardening): see docs/hardening.md ----
+
+  /**
+   * Bytes queued to the peer (`socket.writableLength`) at which this connection
+   * stops reading (socket paused, no further line delivered from a chunk already
+   * received) until Node's queue has drained. Below the socket's own
+   * `writableHighWaterMark` (16 KiB) it acts as that value. Default 65536 (Netty's
+   * high-water mark).
+   */
+  sendHighWater?: number;
+  /**
+   * Bytes queued to the peer past which a further send aborts the connection
+   * with `ICS_ERR_SEND_LIMIT`. It is checked before each send, so one send larger
+   * than the limit into a queue below it is accepted; the queue is bounded by
+   * sendLimit plus one send. 0 = no limit. Default 1048576 (1 MiB).
+   */
+  sendLimit?: number;
+  /** Milliseconds with nothing received and nothing sent before `onTimeout('idle')` (default: close); 0 = none. Default 300000. */
+  idleTimeout?: number;
+  /** Milliseconds a line may take from its first byte to its line end before `onTimeout('line')` (default: close); 0 = none. Default 60000. */
+  lineTimeout?: number;
+  /** Read rate limit in bytes per second (a token bucket); reading pauses while over it; 0 = none. Default 0. */
+  readBytesPerSecond?: number;
+  /** Bytes the peer may send at once above the rate (bucket size); 0 = one second's worth. Default 0. */
+  readBytesBurst?: number;
+  /** Read rate limit in lines per second (line mode); delivery pauses while over it; 0 = none. Default 0. */
+  readLinesPerSecond?: number;
+  /** Lines the peer may send at once above the rate; 0 = one second's worth. Default 0. */
+  readLinesBurst?: number;
+  /**
+   * What happens to a peer that stays over its read rate for `readRateCloseAfter`
+   * ms: 'throttle' (keep throttling), 'close' (graceful close) or 'abort'.
+   * Default 'throttle'.
+   */
+  readRateAction?: ReadRateAction;
+  /** Milliseconds over the read rate before `readRateAction` applies. Default 10000. */
+  readRateCloseAfter?: number;
 }
+
+export type ReadRateAction = 'throttle' | 'close' | 'abort';
 
 export const WSOCKET_DEFAULTS = {
   lineMode: false,
@@ -30,7 +75,27 @@ export const WSOCKET_DEFAULTS = {
   encoding: 'utf8' as BufferEncoding,
   noDelay: false,
   closeTimeout: 10000,
+  sendHighWater: 65536,
+  sendLimit: 1048576,
+  idleTimeout: 300000,
+  lineTimeout: 60000,
+  readBytesPerSecond: 0,
+  readBytesBurst: 0,
+  readLinesPerSecond: 0,
+  readLinesBurst: 0,
+  readRateAction: 'throttle' as ReadRateAction,
+  readRateCloseAfter: 10000,
 } as const;
+
+const MAX_MS = 2 ** 31 - 1;
+/** Byte counts: integers a Smi holds, so per-connection counters stay small integers. */
+const MAX_BYTES = 2 ** 30;
+
+/** Options that are a count of milliseconds (0 = none). */
+const MS_OPTIONS = ['closeTimeout', 'idleTimeout', 'lineTimeout', 'readRateCloseAfter'] as const;
+/** Options that are a count of bytes or lines (0 = none or the default named in their doc). */
+const COUNT_OPTIONS = ['sendLimit', 'readBytesPerSecond', 'readBytesBurst', 'readLinesPerSecond', 'readLinesBurst'] as const;
+const READ_RATE_ACTIONS: readonly string[] = ['throttle', 'close', 'abort'];
 
 /** Checks option types and ranges; the message names the option and the value. */
 export function validateWSocketOptions(options: WSocketOptions, where = 'TWSocket'): void {
@@ -50,9 +115,24 @@ export function validateWSocketOptions(options: WSocketOptions, where = 'TWSocke
   if (lineLimit !== undefined && (!Number.isInteger(lineLimit) || lineLimit < 0)) {
     throw new RangeError(`${where}: option lineLimit must be an integer >= 0 (0 = no limit), got ${describe(lineLimit)}`);
   }
-  const { closeTimeout } = options;
-  if (closeTimeout !== undefined && (!Number.isInteger(closeTimeout) || closeTimeout < 0 || closeTimeout > 2 ** 31 - 1)) {
-    throw new RangeError(`${where}: option closeTimeout must be an integer number of ms >= 0 (0 = none), got ${describe(closeTimeout)}`);
+  for (const key of MS_OPTIONS) {
+    const value = options[key];
+    if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > MAX_MS)) {
+      throw new RangeError(`${where}: option ${key} must be an integer number of ms from 0 to ${MAX_MS}, got ${describe(value)}`);
+    }
+  }
+  for (const key of COUNT_OPTIONS) {
+    const value = options[key];
+    if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > MAX_BYTES)) {
+      throw new RangeError(`${where}: option ${key} must be an integer from 0 to ${MAX_BYTES}, got ${describe(value)}`);
+    }
+  }
+  const { sendHighWater, readRateAction } = options;
+  if (sendHighWater !== undefined && (!Number.isInteger(sendHighWater) || sendHighWater < 1 || sendHighWater > MAX_BYTES)) {
+    throw new RangeError(`${where}: option sendHighWater must be an integer number of bytes from 1 to ${MAX_BYTES}, got ${describe(sendHighWater)}`);
+  }
+  if (readRateAction !== undefined && !READ_RATE_ACTIONS.includes(readRateAction as string)) {
+    throw new TypeError(`${where}: option readRateAction must be one of ${READ_RATE_ACTIONS.join(', ')}, got ${describe(readRateAction)}`);
   }
   if (encoding !== undefined && !Buffer.isEncoding(encoding)) {
     throw new TypeError(`${where}: option encoding is not a known encoding: ${describe(encoding)}`);

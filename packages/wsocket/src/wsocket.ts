@@ -1,9 +1,11 @@
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
+import { Swept, connectionSweep } from './connection-sweep';
+import { WSocketError, WSocketErrorCode } from './errors';
 import { LineEditor } from './line-editor';
 import { LineLimitAction, LineSink, LineSplitter } from './line-splitter';
-import { WSOCKET_DEFAULTS, WSocketOptions, validateWSocketOptions } from './options';
-import { DEFAULT_SETTINGS, SettingsChange, WSocketSettings, resolveSettings } from './settings';
+import { ReadRateAction, WSOCKET_DEFAULTS, WSocketOptions, validateWSocketOptions } from './options';
+import { DEFAULT_SETTINGS, SettingsChange, WSocketSettings, applyDefaults, resolveSettings, sweepInterval } from './settings';
 import { SocketState } from './socket-state';
 
 export interface WSocketEvents {
@@ -15,7 +17,15 @@ export interface WSocketEvents {
   sessionClosed: [error: Error | undefined];
   changeState: [state: SocketState, previous: SocketState];
   bgException: [error: unknown];
+  timeout: [kind: TimeoutKind];
+  readRateExceeded: [overMs: number];
 }
+
+/** Which deadline passed: nothing received or sent ('idle'), or a line begun and not finished ('line'). */
+export type TimeoutKind = 'idle' | 'line';
+
+/** Options a server gives every connection that did not set its own (every option but lineMode). */
+export type WSocketDefaults = SettingsChange;
 
 /** A connection's addresses as the system reported them (IPv4-mapped IPv6 kept). */
 export interface SocketAddresses {
@@ -33,29 +43,77 @@ type OwnedSocket = net.Socket & { [OWNER]?: TWSocket };
 
 const LF = 0x0a;
 
+// Why reading is paused (bits of `flags`): our output to the peer is over
+// sendHighWater, the peer is over its read rate, the application asked.
+const PAUSED_OUTPUT = 1;
+const PAUSED_RATE = 2;
+const PAUSED_APP = 4;
+const PAUSED = PAUSED_OUTPUT | PAUSED_RATE | PAUSED_APP;
+/** closeGracefully() was called: finish the lines already read, then close. */
+const GRACEFUL = 8;
+/** A policy (a timeout, the read rate) closed the connection: its error goes to onSessionClosed. */
+const POLICY_CLOSE = 16;
+/** abort() (or a failure) ended the connection: no final line. */
+const ABORTED = 32;
+/** A line option changed inside a line handler: the rest of the packet needs a new splitter. */
+const REFRAME = 64;
+/** The splitter is delivering (a line handler is running). */
+const DELIVERING = 128;
+/** A 'drain' listener is added at the first send that has to buffer, not per connection. */
+const DRAIN_WATCHED = 256;
+const LINE_MODE = 512;
+
+/** idleMs: there was activity since the sweep's last look (counting starts at the next look). */
+const ACTIVE = -1;
+/** lineMs: no line (or close) is being timed. */
+const NOT_TIMING = -1;
+/** lineMs: a line (or the close) began since the sweep's last look. */
+const STARTED = -2;
+
+/** The token buckets of a connection with a read rate (only those carry one). */
+class ReadRate {
+  bytes: number;
+  lines: number;
+  /** ms the peer has been throttled in every look since it last was not. */
+  overMs = 0;
+  /** Throttled since the sweep's last look. */
+  throttled = false;
+
+  constructor(settings: WSocketSettings) {
+    this.bytes = settings.readBytesPerSecond > 0 ? settings.bytesBucket : Infinity;
+    this.lines = settings.readLinesPerSecond > 0 ? settings.linesBucket : Infinity;
+  }
+}
+
 /**
  * TWSocket: one TCP (or TLS) connection, ICS style. Attach it to an accepted
  * socket (server side) or `connect()` it (client side); receive lines or raw
  * data through overridable methods (or the matching events); send with
  * backpressure; close gracefully, delayed, or at once.
  */
-export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
+export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, Swept {
   private socket: OwnedSocket | undefined;
   private currentState: SocketState = SocketState.closed;
-  private aborted = false;
   private error: Error | undefined;
   private splitter: LineSplitter | undefined;
   private editor: LineEditor | undefined;
-  /** A line option changed inside a line handler: the rest of the packet needs a new splitter. */
-  private reframe = false;
-  private delivering = false;
-  private lineModeOn: boolean;
   /** lineEnd, lineAcceptLf, lineLimit, lineEcho, lineEdit, encoding, noDelay, closeTimeout: shared, see settings.ts. */
   private settings: WSocketSettings;
   /** Read once when connected and kept: they stay readable after close. */
   private addresses: SocketAddresses = NO_ADDRESSES;
-  /** A 'drain' listener is added at the first send that has to buffer, not per connection. */
-  private drainWatched = false;
+  /**
+   * PAUSED_* reasons, GRACEFUL, POLICY_CLOSE, and the booleans of the
+   * connection (ABORTED, REFRAME, DELIVERING, DRAIN_WATCHED, LINE_MODE): one
+   * small integer instead of a field each (8 bytes a field per idle connection).
+   */
+  private flags = 0;
+  /** Bytes of a chunk already received that were not framed yet because delivery paused. */
+  private held: Buffer | undefined = undefined;
+  /** ms with nothing received or sent, as the sweep counts them (ACTIVE: activity since its last look). */
+  private idleMs = ACTIVE;
+  /** ms since the unfinished line began (NOT_TIMING: none); while closing, ms since the close began. */
+  private lineMs = NOT_TIMING;
+  private rate: ReadRate | undefined = undefined;
 
   constructor(options: WSocketOptions = {}) {
     super();
@@ -63,7 +121,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     // connection nobody listens to then holds none (about 200 bytes each).
     (this as unknown as { _events: undefined })._events = undefined;
     validateWSocketOptions(options);
-    this.lineModeOn = options.lineMode ?? WSOCKET_DEFAULTS.lineMode;
+    if (options.lineMode ?? WSOCKET_DEFAULTS.lineMode) this.flags = LINE_MODE;
     this.settings = resolveSettings(DEFAULT_SETTINGS, options);
   }
 
@@ -71,6 +129,101 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
   private change(change: SettingsChange): void {
     validateWSocketOptions(change);
     this.settings = resolveSettings(this.settings, change);
+    if (this.currentState !== SocketState.closed) this.applyLifeSettings();
+  }
+
+  /** The read rate and the sweep follow the settings of the moment. */
+  private applyLifeSettings(): void {
+    const settings = this.settings;
+    if (!settings.readRateOn) {
+      this.rate = undefined;
+      this.resumeFor(PAUSED_RATE);
+    } else if (!this.rate) {
+      this.rate = new ReadRate(settings);
+    }
+    this.watchSweep();
+  }
+
+  // ---- connection life options (see WSocketOptions and docs/hardening.md) ----
+
+  get sendHighWater(): number {
+    return this.settings.sendHighWater;
+  }
+
+  set sendHighWater(bytes: number) {
+    this.change({ sendHighWater: bytes });
+  }
+
+  get sendLimit(): number {
+    return this.settings.sendLimit;
+  }
+
+  set sendLimit(bytes: number) {
+    this.change({ sendLimit: bytes });
+  }
+
+  get idleTimeout(): number {
+    return this.settings.idleTimeout;
+  }
+
+  set idleTimeout(ms: number) {
+    this.change({ idleTimeout: ms });
+  }
+
+  get lineTimeout(): number {
+    return this.settings.lineTimeout;
+  }
+
+  set lineTimeout(ms: number) {
+    this.change({ lineTimeout: ms });
+  }
+
+  get readBytesPerSecond(): number {
+    return this.settings.readBytesPerSecond;
+  }
+
+  set readBytesPerSecond(bytes: number) {
+    this.change({ readBytesPerSecond: bytes });
+  }
+
+  get readBytesBurst(): number {
+    return this.settings.readBytesBurst;
+  }
+
+  set readBytesBurst(bytes: number) {
+    this.change({ readBytesBurst: bytes });
+  }
+
+  get readLinesPerSecond(): number {
+    return this.settings.readLinesPerSecond;
+  }
+
+  set readLinesPerSecond(lines: number) {
+    this.change({ readLinesPerSecond: lines });
+  }
+
+  get readLinesBurst(): number {
+    return this.settings.readLinesBurst;
+  }
+
+  set readLinesBurst(lines: number) {
+    this.change({ readLinesBurst: lines });
+  }
+
+  get readRateAction(): ReadRateAction {
+    return this.settings.readRateAction;
+  }
+
+  set readRateAction(action: ReadRateAction) {
+    this.change({ readRateAction: action });
+  }
+
+  get readRateCloseAfter(): number {
+    return this.settings.readRateCloseAfter;
+  }
+
+  set readRateCloseAfter(ms: number) {
+    this.change({ readRateCloseAfter: ms });
   }
 
   /** Small writes go out at once (Nagle off). */
@@ -122,7 +275,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
   // ---- configuration ---------------------------------------------------
 
   get lineMode(): boolean {
-    return this.lineModeOn;
+    return (this.flags & LINE_MODE) !== 0;
   }
 
   /**
@@ -132,10 +285,11 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
    */
   set lineMode(on: boolean) {
     validateWSocketOptions({ lineMode: on });
-    if (on === this.lineModeOn) return;
-    this.lineModeOn = on;
-    if (!on && !this.delivering) {
-      const pending = this.splitter?.flush();
+    if (on === ((this.flags & LINE_MODE) !== 0)) return;
+    this.flags = on ? this.flags | LINE_MODE : this.flags & ~LINE_MODE;
+    if (!on && (this.flags & DELIVERING) === 0) {
+      const pending = join(this.splitter?.flush(), this.held);
+      this.held = undefined;
       this.dropSplitter();
       if (pending && this.currentState === SocketState.connected) this.dispatchData(pending);
     }
@@ -214,6 +368,16 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     return this.socket?.writableLength ?? 0;
   }
 
+  /** Reading is paused: by backpressure (sendHighWater), the read rate, or pauseReading(). */
+  get readingPaused(): boolean {
+    return (this.flags & PAUSED) !== 0;
+  }
+
+  /** Bytes already received and held, not yet framed, while delivery is paused. */
+  get heldBytes(): number {
+    return this.held?.length ?? 0;
+  }
+
   /** The error that ended the session, if one did. */
   get lastError(): Error | undefined {
     return this.error;
@@ -231,10 +395,23 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
    * already knows the connection's addresses passes them, saving the system
    * calls that would read them again.
    */
-  attach(socket: net.Socket, addresses?: SocketAddresses): void {
+  attach(socket: net.Socket, addresses?: SocketAddresses, defaults?: WSocketDefaults): void {
     if (this.socket) throw new Error('TWSocket.attach: this TWSocket already has a socket');
+    // Before bind: bad defaults leave the socket untouched.
+    if (defaults !== undefined) this.useDefaults(defaults);
     this.bind(socket);
     this.markConnected(addresses);
+  }
+
+  /**
+   * Server-given defaults (per server, per listener): each applies to the
+   * options this connection did not set itself, in its constructor or by a
+   * setter. Validated once per defaults object; see docs/hardening.md for the
+   * precedence.
+   */
+  useDefaults(defaults: WSocketDefaults): void {
+    this.settings = applyDefaults(this.settings, defaults);
+    if (this.currentState !== SocketState.closed) this.applyLifeSettings();
   }
 
   /** Connects to host:port: the client side. Resolves once connected. */
@@ -274,8 +451,11 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
   send(data: Buffer | Uint8Array | string): boolean {
     const socket = this.socket;
     if (!socket || !socket.writable) return false;
-    const flushed = typeof data === 'string' ? socket.write(data, this.settings.encoding) : socket.write(data);
-    if (!flushed && !this.drainWatched) this.watchDrain(socket);
+    const settings = this.settings;
+    if (socket.writableLength > settings.sendLimitBytes) return this.failSendLimit(socket);
+    const flushed = typeof data === 'string' ? socket.write(data, settings.encoding) : socket.write(data);
+    this.idleMs = ACTIVE;
+    if (!flushed) this.backlogged(socket);
     return flushed;
   }
 
@@ -289,6 +469,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     if (!socket || !socket.writable) return false;
     let flushed: boolean;
     const settings = this.settings;
+    if (socket.writableLength > settings.sendLimitBytes) return this.failSendLimit(socket);
     if (settings.lineEndAscii && ASCII_COMPATIBLE.has(settings.encoding)) {
       // One write (one string): the line end is text in this encoding.
       flushed = socket.write(text + settings.lineEndText, settings.encoding);
@@ -298,14 +479,86 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
       flushed = socket.write(settings.lineEndBytes);
       socket.uncork();
     }
-    if (!flushed && !this.drainWatched) this.watchDrain(socket);
+    this.idleMs = ACTIVE;
+    if (!flushed) this.backlogged(socket);
     return flushed;
   }
 
-  /** onDataSent follows a send that had to buffer: Node's 'drain' comes only after such a write. */
-  private watchDrain(socket: net.Socket): void {
-    this.drainWatched = true;
-    socket.on('drain', onSocketDrain);
+  /**
+   * A write had to buffer (Node's queue is over its writableHighWaterMark).
+   * Over sendHighWater, reading stops until the queue drains: a peer that does
+   * not read cannot make us queue replies without end. 'drain' (queue empty)
+   * follows only a write that returned false, which this one did.
+   */
+  private backlogged(socket: net.Socket): void {
+    if ((this.flags & DRAIN_WATCHED) === 0) {
+      this.flags |= DRAIN_WATCHED;
+      socket.on('drain', onSocketDrain);
+    }
+    if ((this.flags & PAUSED_OUTPUT) === 0 && socket.writableLength >= this.settings.sendHighWater) this.pauseFor(PAUSED_OUTPUT);
+  }
+
+  /** Over sendLimit: the peer does not read, and the queue must not grow further. */
+  private failSendLimit(socket: net.Socket): false {
+    const limit = this.settings.sendLimit;
+    this.abortWith(
+      new WSocketError(
+        WSocketErrorCode.SEND_LIMIT,
+        `${socket.writableLength} bytes queued to a peer that does not read them, over sendLimit (${limit} bytes): connection aborted`,
+      ),
+    );
+    return false;
+  }
+
+  // ---- reading: pause and resume ------------------------------------------------
+
+  /**
+   * Stops reading from the peer (no more data events, no further line of a
+   * chunk already received) until resumeReading(). Independent of the pauses
+   * backpressure and the read rate make.
+   */
+  pauseReading(): void {
+    if (this.socket && this.currentState === SocketState.connected) this.pauseFor(PAUSED_APP);
+  }
+
+  /** Undoes pauseReading(); delivery resumes where it stopped, in order. */
+  resumeReading(): void {
+    this.resumeFor(PAUSED_APP);
+  }
+
+  private pauseFor(reason: number): void {
+    // Closing, input is read and dropped: a paused socket would leave it unread (and the close a reset).
+    if (this.currentState !== SocketState.connected) return;
+    const flags = this.flags;
+    this.flags = flags | reason;
+    if (reason === PAUSED_RATE) this.rate!.throttled = true;
+    if ((flags & PAUSED) === 0) this.socket?.pause();
+  }
+
+  private resumeFor(reason: number): void {
+    const flags = this.flags;
+    if ((flags & reason) === 0) return;
+    this.flags = flags & ~reason;
+    if ((this.flags & PAUSED) === 0) this.continueReading();
+  }
+
+  /**
+   * No pause reason is left: frame the held bytes first (a line handler may
+   * pause again), then read from the socket again. Inside a line handler the
+   * feed in progress carries on by itself.
+   */
+  private continueReading(): void {
+    if (this.currentState !== SocketState.connected) return;
+    if ((this.flags & DELIVERING) === 0) {
+      const held = this.held;
+      if (held) {
+        this.held = undefined;
+        this.feedLines(held);
+        if ((this.flags & PAUSED) !== 0 || this.currentState !== SocketState.connected) return;
+      }
+      if ((this.flags & GRACEFUL) !== 0) return this.close();
+    }
+    this.socket?.resume();
   }
 
   /** Resolves when everything sent so far has been handed to the system (or the socket closed). */
@@ -328,20 +581,47 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
 
   // ---- closing ------------------------------------------------------------
 
-  /** Graceful close: what was sent is flushed, then the connection ends. */
+  /**
+   * Graceful close: what was sent is flushed, then the connection ends (FIN).
+   * Lines received and not yet delivered are dropped; what the peer still
+   * sends is read and dropped, so the close is never a reset. `closeTimeout`
+   * bounds it.
+   */
   close(): void {
     const socket = this.socket;
     if (!socket) return;
     if (this.currentState === SocketState.connecting) return this.abort();
     if (this.currentState !== SocketState.connected) return;
     this.setState(SocketState.closing);
+    if ((this.flags & ABORTED) !== 0) return; // a changeState listener aborted it
+    // A graceful close's clock runs from closeGracefully().
+    if ((this.flags & GRACEFUL) === 0) this.lineMs = STARTED;
+    this.held = undefined;
     socket.end();
-    const closeTimeout = this.settings.closeTimeout;
-    if (closeTimeout > 0 && !socket.destroyed) {
-      // A peer that never closes its side (or never reads) must not hold the connection for ever.
-      socket.on('timeout', onSocketCloseTimeout);
-      socket.setTimeout(closeTimeout);
+    if ((this.flags & PAUSED) !== 0) {
+      this.flags &= ~PAUSED;
+      socket.resume(); // read and drop: unread input would make the kernel answer with RST
     }
+    this.watchSweep();
+  }
+
+  /**
+   * The socket side of a graceful shutdown: lines already received (held while
+   * reading was paused) are still delivered and answered, respecting
+   * backpressure; then our side ends as with close(): the replies are flushed,
+   * FIN is sent, what the peer still sends is read and dropped. `closeTimeout`,
+   * counted from this call, bounds all of it; then the connection is aborted.
+   */
+  closeGracefully(): void {
+    if (!this.socket) return;
+    if (this.currentState === SocketState.connecting) return this.abort();
+    if (this.currentState !== SocketState.connected || (this.flags & GRACEFUL) !== 0) return;
+    this.flags = (this.flags | GRACEFUL) & ~(PAUSED_RATE | PAUSED_APP);
+    this.lineMs = STARTED;
+    this.watchSweep();
+    // In a handler: the feed in progress delivers the rest of its chunk, then closes.
+    if ((this.flags & DELIVERING) !== 0) return;
+    if ((this.flags & PAUSED) === 0) this.continueReading();
   }
 
   /** Closes after the current event has finished (safe inside a handler of this connection). */
@@ -351,11 +631,25 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
 
   /** Destroys the connection at once; unsent data and any unfinished line are dropped. */
   abort(): void {
+    this.abortWith(undefined);
+  }
+
+  private abortWith(error: Error | undefined): void {
     const socket = this.socket;
     if (!socket || socket.destroyed) return;
-    this.aborted = true;
+    if (error) this.error ??= error;
+    this.flags |= ABORTED;
+    this.held = undefined;
     if (this.currentState !== SocketState.closed) this.setState(SocketState.closing);
-    socket.destroy();
+    socket.destroy(error);
+  }
+
+  /** A policy ends the connection gracefully; `error` says which, to onSessionClosed too. */
+  private closeFor(error: WSocketError): void {
+    if (this.currentState !== SocketState.connected) return;
+    this.error ??= error;
+    this.flags |= POLICY_CLOSE;
+    this.close();
   }
 
   // ---- overridable behaviour -----------------------------------------------
@@ -390,6 +684,43 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     return 'discard';
   }
 
+  /**
+   * A deadline passed: nothing received or sent for `idleTimeout` ms ('idle'),
+   * or a line begun and not finished within `lineTimeout` ms ('line'). The
+   * default emits `timeout` and closes gracefully, with an ICS_ERR_IDLE_TIMEOUT
+   * or ICS_ERR_LINE_TIMEOUT error for onSessionClosed. An override that keeps
+   * the connection restarts that clock.
+   */
+  protected onTimeout(kind: TimeoutKind): void {
+    this.emit('timeout', kind);
+    if (kind === 'idle') {
+      const ms = this.settings.idleTimeout;
+      this.closeFor(new WSocketError(WSocketErrorCode.IDLE_TIMEOUT, `idle timeout: nothing received or sent for ${ms} ms`));
+    } else {
+      const ms = this.settings.lineTimeout;
+      this.closeFor(new WSocketError(WSocketErrorCode.LINE_TIMEOUT, `line timeout: a line was not finished within ${ms} ms`));
+    }
+  }
+
+  /**
+   * The peer has been over its read rate for `readRateCloseAfter` ms
+   * (`overMs`). The default emits `readRateExceeded` and applies
+   * `readRateAction`: 'throttle' goes on throttling, 'close' closes
+   * gracefully, 'abort' aborts, both with ICS_ERR_READ_RATE.
+   */
+  protected onReadRateExceeded(overMs: number): void {
+    this.emit('readRateExceeded', overMs);
+    const action = this.settings.readRateAction;
+    if (action === 'throttle') return;
+    const { readBytesPerSecond, readLinesPerSecond } = this.settings;
+    const limits = [readBytesPerSecond > 0 ? `${readBytesPerSecond} bytes/s` : '', readLinesPerSecond > 0 ? `${readLinesPerSecond} lines/s` : '']
+      .filter(Boolean)
+      .join(', ');
+    const error = new WSocketError(WSocketErrorCode.READ_RATE, `read rate: the peer stayed over ${limits} for ${overMs} ms`);
+    if (action === 'close') this.closeFor(error);
+    else this.abortWith(error);
+  }
+
   /** The connection is gone; `error` says why when it did not end cleanly. */
   protected onSessionClosed(error: Error | undefined): void {
     this.emit('sessionClosed', error);
@@ -413,7 +744,9 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
   deliverLine(line: Buffer): boolean {
     if (this.currentState !== SocketState.connected) return false;
     this.callLineHandler(line);
-    return this.lineModeOn && !this.reframe && this.currentState === SocketState.connected;
+    const rate = this.rate;
+    if (rate !== undefined && --rate.lines < 1) this.pauseFor(PAUSED_RATE);
+    return (this.flags & LINE_MODE) !== 0 && (this.flags & REFRAME) === 0 && this.currentState === SocketState.connected && (this.flags & PAUSED) === 0;
   }
 
   /** @internal The text path is open to single-byte-compatible encodings. */
@@ -435,7 +768,9 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     } catch (err) {
       this.handleBgException(err);
     }
-    return this.lineModeOn && !this.reframe && this.currentState === SocketState.connected;
+    const rate = this.rate;
+    if (rate !== undefined && --rate.lines < 1) this.pauseFor(PAUSED_RATE);
+    return (this.flags & LINE_MODE) !== 0 && (this.flags & REFRAME) === 0 && this.currentState === SocketState.connected && (this.flags & PAUSED) === 0;
   }
 
   /** The part of lineEnd before its LF when the splitter frames on LF alone ('\r' for CRLF); else undefined. */
@@ -475,24 +810,132 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     };
     if (this.settings.noDelay) socket.setNoDelay(true);
     this.setState(SocketState.connected);
+    if (this.currentState === SocketState.connected) this.applyLifeSettings();
     // A changeState listener may have failed and aborted the connection.
     if (this.currentState === SocketState.connected) this.guard(this.onSessionConnected);
   }
 
-  /** @internal The graceful close did not complete in closeTimeout ms. */
-  handleCloseTimeout(): void {
-    if (this.currentState !== SocketState.closing || !this.socket) return;
+  /** The close did not complete in closeTimeout ms. */
+  private closeTimedOut(): void {
+    const socket = this.socket;
+    if (!socket || socket.destroyed) return;
     const error: NodeJS.ErrnoException = new Error(`close timed out after ${this.settings.closeTimeout} ms: the peer did not close its side`);
     error.code = 'ETIMEDOUT';
-    this.socket.destroy(error); // reported as the session's error, like any other
+    this.error ??= error; // a policy that began the close stays the reason
+    this.flags |= ABORTED;
+    this.held = undefined;
+    if (this.currentState === SocketState.connected) this.setState(SocketState.closing);
+    socket.destroy(error);
+  }
 
+  /** The sweep looks at this connection from now on, as often as its settings and state need. */
+  private watchSweep(): void {
+    const every = this.sweepEvery();
+    if (every > 0) connectionSweep.watch(this, every);
+  }
+
+  private sweepEvery(): number {
+    const state = this.currentState;
+    if (state === SocketState.closing || (this.flags & GRACEFUL) !== 0) {
+      return (this.flags & ABORTED) !== 0 ? 0 : sweepInterval(this.settings.closeTimeout);
+    }
+    return state === SocketState.connected ? this.settings.sweepEveryMs : 0;
+  }
+
+  /**
+   * @internal The sweep's look: `elapsed` ms since the last one. Counts the
+   * idle, line and close clocks, refills the read-rate buckets; returns how
+   * often it wants looking at (0: no more).
+   */
+  sweepTick(elapsed: number): number {
+    const settings = this.settings;
+    if (this.currentState === SocketState.closing || (this.flags & GRACEFUL) !== 0) {
+      const limit = settings.closeTimeout;
+      if (limit === 0 || (this.flags & ABORTED) !== 0) return 0;
+      if (this.lineMs < 0) this.lineMs = 0;
+      else if ((this.lineMs += elapsed) >= limit) this.closeTimedOut();
+      return this.sweepEvery();
+    }
+    if (this.currentState !== SocketState.connected) return 0;
+    const reading = (this.flags & PAUSED) === 0;
+    if (settings.idleTimeout > 0) {
+      if (this.idleMs < 0) this.idleMs = 0;
+      else if ((this.idleMs += elapsed) >= settings.idleTimeout) {
+        this.idleMs = 0;
+        this.timedOut('idle');
+      }
+    }
+    // A line held by our own pause is not the peer's delay.
+    if (settings.lineTimeout > 0 && reading && this.currentState === SocketState.connected) this.lookAtLine(settings.lineTimeout, elapsed);
+    const rate = this.rate;
+    if (rate !== undefined && this.currentState === SocketState.connected) this.refill(rate, settings, elapsed);
+    return this.sweepEvery();
+  }
+
+  /**
+   * The slow drip: a line's clock runs from its first byte, however many bytes
+   * follow. Looked at by the sweep, not per chunk: a line that began since the
+   * last look is counted from this look (late, never early).
+   */
+  private lookAtLine(lineTimeout: number, elapsed: number): void {
+    const splitter = this.splitter;
+    if (splitter === undefined || (this.flags & LINE_MODE) === 0 || !splitter.midLine) {
+      this.lineMs = NOT_TIMING;
+      splitter?.takeLineBegan();
+    } else if (splitter.takeLineBegan() || this.lineMs < 0) {
+      this.lineMs = 0;
+    } else if ((this.lineMs += elapsed) >= lineTimeout) {
+      this.lineMs = 0;
+      this.timedOut('line');
+    }
+  }
+
+  private timedOut(kind: TimeoutKind): void {
+    try {
+      this.onTimeout(kind);
+    } catch (err) {
+      this.handleBgException(err);
+    }
+  }
+
+  /** Token buckets refilled for `elapsed` ms; reading resumes once both hold a token again. */
+  private refill(rate: ReadRate, settings: WSocketSettings, elapsed: number): void {
+    const over = rate.throttled || (this.flags & PAUSED_RATE) !== 0;
+    rate.throttled = false;
+    if (settings.readBytesPerSecond > 0) {
+      rate.bytes = Math.min(settings.bytesBucket, rate.bytes + (settings.readBytesPerSecond * elapsed) / 1000);
+    }
+    if (settings.readLinesPerSecond > 0) {
+      rate.lines = Math.min(settings.linesBucket, rate.lines + (settings.readLinesPerSecond * elapsed) / 1000);
+    }
+    rate.overMs = over ? rate.overMs + elapsed : 0;
+    if (rate.overMs >= settings.readRateCloseAfter && settings.readRateCloseAfter > 0) {
+      const overMs = rate.overMs;
+      rate.overMs = 0;
+      try {
+        this.onReadRateExceeded(overMs);
+      } catch (err) {
+        this.handleBgException(err);
+      }
+      if (this.currentState !== SocketState.connected) return;
+    }
+    if (rate.bytes > 0 && rate.lines >= 1) this.resumeFor(PAUSED_RATE);
   }
 
   /** @internal */
   handleSocketData(chunk: Buffer): void {
     if (this.currentState !== SocketState.connected) return;
-    if (!this.lineModeOn) {
+    this.idleMs = ACTIVE;
+    if (this.held !== undefined) {
+      // Node delivered a chunk after the pause (it should not): keep the order.
+      this.held = Buffer.concat([this.held, chunk]);
+      return;
+    }
+    const rate = this.rate;
+    if (rate !== undefined && (rate.bytes -= chunk.length) <= 0) this.pauseFor(PAUSED_RATE);
+    if ((this.flags & LINE_MODE) === 0) {
       this.dispatchData(chunk);
+      if ((this.flags & GRACEFUL) !== 0) this.close();
       return;
     }
     const splitter = (this.splitter ??= this.createSplitter());
@@ -505,6 +948,8 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
       this.send(chunk);
     }
     this.feedLines(chunk);
+    // closeGracefully() in a line handler: the rest of the chunk was delivered, now close.
+    if ((this.flags & (GRACEFUL | PAUSED)) === GRACEFUL) this.close();
   }
 
   /**
@@ -514,24 +959,29 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
    */
   private feedLines(input: Buffer | undefined): void {
     while (this.currentState === SocketState.connected) {
-      if (!this.lineModeOn) {
+      if ((this.flags & LINE_MODE) === 0) {
         const raw = join(this.splitter?.flush(), input);
         this.dropSplitter();
         if (raw) this.dispatchData(raw);
         return;
       }
-      if (this.reframe) {
+      if ((this.flags & REFRAME) !== 0) {
         const pending = this.splitter?.flush();
         this.dropSplitter();
         input = join(pending, input);
       }
       if (!input || input.length === 0) return;
+      if ((this.flags & PAUSED) !== 0) {
+        // Kept as it came (a view of the chunk, no copy) until reading resumes.
+        this.held = input;
+        return;
+      }
       const splitter = (this.splitter ??= this.createSplitter());
-      this.delivering = true;
+      this.flags |= DELIVERING;
       try {
         input = splitter.push(input);
       } finally {
-        this.delivering = false;
+        this.flags &= ~DELIVERING;
       }
     }
   }
@@ -542,15 +992,25 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
    * to closed, as in ICS: `closing` means we began the close.
    */
   handleSocketEnd(): void {
-    this.deliverFinalLine();
+    if (this.currentState === SocketState.connected) this.deliverFinalLine();
     this.socket?.end();
   }
 
   /** @internal */
   handleSocketClose(hadError: boolean): void {
-    if (!this.aborted) this.deliverFinalLine();
+    connectionSweep.unwatch(this);
+    const held = this.held;
+    if (held && (this.flags & ABORTED) === 0 && this.currentState === SocketState.connected) {
+      // The peer went away while delivery was paused: its lines were received, deliver them.
+      this.held = undefined;
+      this.flags &= ~PAUSED;
+      this.feedLines(held);
+    }
+    this.held = undefined;
+    // After our own close the unfinished line is a fragment of what we no longer read: dropped.
+    if ((this.flags & ABORTED) === 0 && this.currentState === SocketState.connected) this.deliverFinalLine();
     this.setState(SocketState.closed);
-    const error = hadError ? this.error : undefined;
+    const error = hadError || (this.flags & POLICY_CLOSE) !== 0 ? this.error : undefined;
     this.guard(this.onSessionClosed, error);
   }
 
@@ -559,13 +1019,17 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
     this.error ??= error;
   }
 
-  /** @internal */
+  /** @internal Node's queue is empty: onDataSent, then reading resumes if backpressure paused it. */
   handleSocketDrain(): void {
     this.guard(this.onDataSent);
+    const socket = this.socket;
+    if ((this.flags & PAUSED_OUTPUT) !== 0 && socket && socket.writableLength < this.settings.sendHighWater) {
+      this.resumeFor(PAUSED_OUTPUT);
+    }
   }
 
   private deliverFinalLine(): void {
-    if (!this.lineModeOn || !this.splitter) return;
+    if ((this.flags & LINE_MODE) === 0 || !this.splitter) return;
     const pending = this.splitter.flush();
     if (pending) this.callLineHandler(pending);
   }
@@ -632,7 +1096,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
   private dropSplitter(): void {
     this.splitter = undefined;
     this.editor = undefined;
-    this.reframe = false;
+    this.flags &= ~REFRAME;
   }
 
   /**
@@ -642,8 +1106,12 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink {
    */
   private rebuildSplitter(): void {
     if (!this.splitter) return;
-    this.reframe = true;
-    if (!this.delivering) this.feedLines(undefined);
+    this.flags |= REFRAME;
+    if ((this.flags & DELIVERING) === 0) {
+      const held = this.held;
+      this.held = undefined;
+      this.feedLines(held);
+    }
   }
 }
 
@@ -686,10 +1154,6 @@ function onSocketError(this: OwnedSocket, error: Error): void {
 
 function onSocketClose(this: OwnedSocket, hadError: boolean): void {
   this[OWNER]?.handleSocketClose(hadError);
-}
-
-function onSocketCloseTimeout(this: OwnedSocket): void {
-  this[OWNER]?.handleCloseTimeout();
 }
 
 function onSocketDrain(this: OwnedSocket): void {

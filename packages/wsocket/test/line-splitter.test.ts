@@ -398,3 +398,24 @@ describe('LineSplitter dropLastByte (line editing)', () => {
     expect(run.splitter.dropLastByte()).toBe(false);
   });
 });
+
+describe('takeLineBegan (the line clock of lineTimeout)', () => {
+  test('tells a new unfinished line from one that goes on, without work per chunk', () => {
+    const lines: string[] = [];
+    const splitter = new LineSplitter(Buffer.from('\r\n'), 0, {
+      deliverLine: (line) => (lines.push(line.toString('latin1')), true),
+      lineLimitExceeded: () => 'discard',
+    });
+    expect(splitter.takeLineBegan()).toBe(false);
+    splitter.push(Buffer.from('ab'));
+    expect([splitter.midLine, splitter.takeLineBegan()]).toEqual([true, true]);
+    expect(splitter.takeLineBegan()).toBe(false); // asked: cleared
+    splitter.push(Buffer.from('c'));
+    expect([splitter.midLine, splitter.takeLineBegan()]).toEqual([true, false]); // the same line goes on
+    splitter.push(Buffer.from('\r\nde'));
+    expect([splitter.midLine, splitter.takeLineBegan()]).toEqual([true, true]); // one ended, another began
+    splitter.push(Buffer.from('\r\n'));
+    expect([splitter.midLine, splitter.takeLineBegan()]).toEqual([false, false]);
+    expect(lines).toEqual(['abc', 'de']);
+  });
+});

@@ -13,6 +13,16 @@ describe('TWSocket options', () => {
       encoding: wsocket.encoding,
       noDelay: wsocket.noDelay,
       closeTimeout: wsocket.closeTimeout,
+      sendHighWater: wsocket.sendHighWater,
+      sendLimit: wsocket.sendLimit,
+      idleTimeout: wsocket.idleTimeout,
+      lineTimeout: wsocket.lineTimeout,
+      readBytesPerSecond: wsocket.readBytesPerSecond,
+      readBytesBurst: wsocket.readBytesBurst,
+      readLinesPerSecond: wsocket.readLinesPerSecond,
+      readLinesBurst: wsocket.readLinesBurst,
+      readRateAction: wsocket.readRateAction,
+      readRateCloseAfter: wsocket.readRateCloseAfter,
     }).toEqual({ ...WSOCKET_DEFAULTS });
     expect(WSOCKET_DEFAULTS).toEqual({
       lineMode: false,
@@ -24,6 +34,16 @@ describe('TWSocket options', () => {
       encoding: 'utf8',
       noDelay: false,
       closeTimeout: 10000,
+      sendHighWater: 65536,
+      sendLimit: 1048576,
+      idleTimeout: 300000,
+      lineTimeout: 60000,
+      readBytesPerSecond: 0,
+      readBytesBurst: 0,
+      readLinesPerSecond: 0,
+      readLinesBurst: 0,
+      readRateAction: 'throttle',
+      readRateCloseAfter: 10000,
     });
   });
 

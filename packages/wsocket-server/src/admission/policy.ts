@@ -1,4 +1,5 @@
 import type { AddressList } from './address-list';
+import type { ProxyPolicy } from './proxy-policy';
 
 /** What an accept filter sees: the peer and the listener, before anything is allocated for the connection. */
 export interface AcceptPeer {
@@ -25,4 +26,6 @@ export interface ListenerPolicy {
   /** Clients per address (an IPv6 /64 as one); 0 = no limit. */
   maxClientsPerIp: number;
   acceptFilter: AcceptFilter | undefined;
+  /** PROXY protocol settings, when the listener (or the server) sets any; read a header when mode is not 'off'. */
+  proxy?: ProxyPolicy;
 }

@@ -4,7 +4,9 @@
  * - `deny`: the peer is in a deny list; `notAllowed`: an allow list does not name it (closed, no byte sent);
  * - `filter`: the accept filter refused it (closed, no byte sent);
  * - `maxHandshakes` / `maxHandshakesPerIp`: too many TLS handshakes in progress (closed before any TLS work);
- * - `maxClients` / `perIp`: no client slot (bannerTooBusy, or bannerTooBusyPerIp, then a clean close).
+ * - `maxClients` / `perIp`: no client slot (bannerTooBusy, or bannerTooBusyPerIp, then a clean close);
+ * - `proxyUntrusted`: a peer not in trustedProxies on a proxyProtocol listener (destroyed, no byte sent);
+ * - `proxyHeader`: its PROXY header was malformed, truncated, oversized, late... (the detail says which).
  */
 export const REFUSAL_REASONS = [
   'maxConnections',
@@ -15,6 +17,8 @@ export const REFUSAL_REASONS = [
   'maxHandshakesPerIp',
   'perIp',
   'maxClients',
+  'proxyUntrusted',
+  'proxyHeader',
 ] as const;
 
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];

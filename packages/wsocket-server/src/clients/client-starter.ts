@@ -1,4 +1,5 @@
 import type * as net from 'node:net';
+import { proxiedOf } from '../admission/proxy-facts';
 import type { ServerEvents } from '../events';
 import type { HostMatch } from '../hosts/host-table';
 import type { IcsHost } from '../hosts/ics-host';
@@ -45,6 +46,7 @@ export class ClientStarter<C extends TWSocketClient> {
       host,
       // Read while the handshake is fresh.
       listener.spec.sslEnable ? readTlsFacts(socket) : undefined,
+      proxiedOf(socket),
     );
     const cls = host?.clientClass ?? (listener.spec.clientClass as ClientConstructor<C> | undefined) ?? this.settings.clientClass;
     let client: C;
@@ -61,7 +63,7 @@ export class ClientStarter<C extends TWSocketClient> {
     const created = this.events.emit('clientCreate', client);
     try {
       // Runs client code too (onSessionConnected, changeState listeners).
-      client.attach(socket, info);
+      client.attach(socket, info, listener.spec.clientDefaults);
     } catch (error) {
       if (!client.rawSocket) socket.destroy(); // never attached: nobody else will close it
       client.abort();

@@ -1,4 +1,5 @@
 import { SocketAddresses, unmapIPv4 } from '@ics-ts/wsocket';
+import type { ProxiedConnection } from '../admission/proxy-facts';
 import type { IcsHost } from '../hosts/ics-host';
 import type { TlsFacts } from '../tls/tls-facts';
 
@@ -11,7 +12,7 @@ export class ConnectionInfo implements SocketAddresses {
   constructor(
     /** Sequential id of this connection on its server (ICS CliId). */
     readonly cliId: number,
-    /** Peer address as the system reported it. */
+    /** Peer address as the system reported it; behind a load balancer, the client's from the PROXY header. */
     readonly peerAddrRaw: string,
     readonly peerPort: number,
     readonly localAddrRaw: string,
@@ -28,7 +29,19 @@ export class ConnectionInfo implements SocketAddresses {
     readonly icsHost: IcsHost | undefined = undefined,
     /** The TLS facts, read once the handshake was done; undefined on a plain listener. */
     readonly tls: TlsFacts | undefined = undefined,
+    /** The load balancer and its PROXY header, when the listener reads one (proxyProtocol); else undefined. */
+    readonly proxy: ProxiedConnection | undefined = undefined,
   ) {}
+
+  /** The load balancer's address (IPv4 as plain IPv4) when the connection came with a PROXY header; '' otherwise. */
+  get proxyAddr(): string {
+    return this.proxy ? unmapIPv4(this.proxy.proxyAddrRaw) : '';
+  }
+
+  /** The load balancer's port; 0 without a PROXY header. */
+  get proxyPort(): number {
+    return this.proxy ? this.proxy.proxyPort : 0;
+  }
 
   /** Peer address, IPv4 peers of a dual-stack listener as plain IPv4. */
   get peerAddr(): string {

@@ -1,4 +1,5 @@
 import { TWSocket } from '@ics-ts/wsocket';
+import type { ProxiedConnection } from '../admission/proxy-facts';
 import type { IcsHost } from '../hosts/ics-host';
 import type { TWSocketServer } from '../server';
 import { TlsFacts, readTlsFacts } from '../tls/tls-facts';
@@ -97,6 +98,24 @@ export class TWSocketClient extends TWSocket {
     return this.ownTlsFacts;
   }
 
+  /**
+   * The load balancer and its PROXY header (version, the client's and the
+   * balancer's endpoints, the v2 TLVs) when the listener reads one; peerAddr
+   * is then the client's address from the header.
+   */
+  get proxy(): ProxiedConnection | undefined {
+    return this.connection.proxy;
+  }
+
+  /** The load balancer's address ('' when the connection came without a PROXY header). */
+  get proxyAddr(): string {
+    return this.connection.proxyAddr;
+  }
+
+  get proxyPort(): number {
+    return this.connection.proxyPort;
+  }
+
   /** The connection is TLS (its listener had sslEnable). */
   get sslEnabled(): boolean {
     return this.tls !== undefined;
@@ -120,7 +139,11 @@ export class TWSocketClient extends TWSocket {
     if (notice !== undefined && notice.length > 0) this.sendLine(notice);
   }
 
-  /** @internal The server's shutdown: onShutdown, then a graceful close. */
+  /**
+   * @internal The server's shutdown: onShutdown, then a graceful close that
+   * still answers the lines already read (closeGracefully: held input is
+   * processed, replies flushed, FIN, the peer's further bytes read and dropped).
+   */
   beginShutdown(notice: string | undefined): void {
     try {
       this.onShutdown(notice);
@@ -128,7 +151,7 @@ export class TWSocketClient extends TWSocket {
       this.handleBgException(error);
       return;
     }
-    this.close();
+    this.closeGracefully();
   }
 
   protected override handleBgException(error: unknown): void {

@@ -3,6 +3,7 @@ import * as net from 'node:net';
 import type { ListenerPolicy } from '../admission/policy';
 import { RefusalCounts, newRefusalCounts } from '../admission/refusals';
 import type { TSslContext } from '@ics-ts/ssl-context';
+import type { WSocketDefaults } from '@ics-ts/wsocket';
 import type { ClientConstructor } from '../clients/client-registry';
 import type { SniSelector } from '../hosts/host-table';
 import type { IcsHost } from '../hosts/ics-host';
@@ -34,6 +35,8 @@ export interface ListenerSpec {
   sslContext?: TSslContext;
   /** This listener's own client class; the server's when undefined. */
   clientClass?: ClientConstructor;
+  /** Connection-life defaults handed to every client accepted here (frozen, one object); undefined: the TWSocket defaults. */
+  clientDefaults?: WSocketDefaults;
   /** This listener's admission policy, when it sets its own (a multiListenSockets item). */
   policy?: ListenerPolicy;
 }

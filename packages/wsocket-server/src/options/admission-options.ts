@@ -1,9 +1,10 @@
 import { describe } from '@ics-ts/wsocket';
 import { AddressList } from '../admission/address-list';
 import type { AcceptFilter, ListenerPolicy } from '../admission/policy';
+import { PROXY_OPTION_KEYS, ProxyOptions, resolveProxyPolicy } from '../admission/proxy-policy';
 
 /** The admission keys a listener (a multiListenSockets item, an IcsHost) may set for itself. */
-export interface AdmissionOptions {
+export interface AdmissionOptions extends ProxyOptions {
   /**
    * Addresses and CIDR blocks ('10.0.0.0/8', '2001:db8::/32') that may connect;
    * a non-empty list admits only those. IPv4-mapped IPv6 peers match as IPv4.
@@ -22,7 +23,7 @@ export interface ListenerAdmissionOptions extends AdmissionOptions {
   acceptFilter?: AcceptFilter;
 }
 
-export const ADMISSION_KEYS = ['allow', 'deny', 'maxClientsPerIp'] as const;
+export const ADMISSION_KEYS = ['allow', 'deny', 'maxClientsPerIp', ...PROXY_OPTION_KEYS] as const;
 export const LISTENER_ADMISSION_KEYS = [...ADMISSION_KEYS, 'acceptFilter'] as const;
 
 /**
@@ -56,5 +57,6 @@ export function resolvePolicy(
     }
     acceptFilter = source.acceptFilter as AcceptFilter;
   }
-  return { allow: list('allow'), deny: list('deny'), maxClientsPerIp, acceptFilter };
+  const proxy = resolveProxyPolicy(source, fallback?.proxy, where, prefix);
+  return { allow: list('allow'), deny: list('deny'), maxClientsPerIp, acceptFilter, proxy };
 }

@@ -1,8 +1,9 @@
 import type { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
 import { describe } from '@ics-ts/wsocket';
+import type { WSocketDefaults } from '@ics-ts/wsocket';
 import type { ClientClassRef, ClientConstructor } from '../clients/client-registry';
 import type { ListenerSpec } from '../listen/listener';
-import { SocketFamily, checkBacklog, resolveAddress, resolvePort, resolveSslContext } from './server-options';
+import { SocketFamily, checkBacklog, resolveAddress, resolveClientDefaults, resolvePort, resolveSslContext } from './server-options';
 import type { TWSocketClient } from '../clients/wsocket-client';
 import type { ListenerPolicy } from '../admission/policy';
 import { LISTENER_ADMISSION_KEYS, ListenerAdmissionOptions, resolvePolicy } from './admission-options';
@@ -24,16 +25,20 @@ export interface MultiListenItem<C extends TWSocketClient = TWSocketClient> exte
   sslEnable?: boolean;
   /** The TLS context (identity and security level) for this listener, or its options; default: the server's. */
   sslContext?: TSslContext | SslContextOptions;
+  /** Connection-life defaults for clients accepted here, over the server's clientDefaults. */
+  clientDefaults?: WSocketDefaults;
   /** Client class for connections accepted here (a class or registered name); default: the server's. */
   clientClass?: ClientClassRef<C>;
 }
 
-const ITEM_KEYS = new Set<string>(['addr', 'port', 'socketFamily', 'ipv6Only', 'listenBacklog', 'sslEnable', 'sslContext', 'clientClass', ...LISTENER_ADMISSION_KEYS]);
+const ITEM_KEYS = new Set<string>(['addr', 'port', 'socketFamily', 'ipv6Only', 'listenBacklog', 'sslEnable', 'sslContext', 'clientClass', 'clientDefaults', ...LISTENER_ADMISSION_KEYS]);
 
 /** What an item falls back to: the server's settings. */
 export interface ItemDefaults {
   listenBacklog: number;
   sslContext: TSslContext | undefined;
+  /** The server's clientDefaults, for the item's to go over. */
+  clientDefaults: WSocketDefaults | undefined;
   /** The server's admission policy, for the keys the item does not set. */
   policy: ListenerPolicy;
   resolveClientClass(ref: ClientClassRef, option: string): ClientConstructor;
@@ -79,5 +84,6 @@ export function listenerSpecFromItem(item: unknown, index: number, defaults: Ite
     sslContext: sslEnable ? sslContext : undefined,
     clientClass,
     policy: resolvePolicy(entry, defaults.policy, where, prefix),
+    clientDefaults: resolveClientDefaults(entry.clientDefaults, defaults.clientDefaults, where, `${prefix}clientDefaults`),
   };
 }

@@ -1,5 +1,6 @@
 import * as net from 'node:net';
-import { describe } from '@ics-ts/wsocket';
+import { describe, validateWSocketDefaults } from '@ics-ts/wsocket';
+import type { WSocketDefaults } from '@ics-ts/wsocket';
 import { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
 import type { DependencyContainer } from 'tsyringe';
 import type { ClientClassRef, ClientClassRegistry } from '../clients/client-registry';
@@ -86,6 +87,13 @@ export interface WSocketServerOptions<C extends TWSocketClient = TWSocketClient>
    * resolve; a container per connection costs CPU and memory (docs/performance.md).
    */
   connectionContainer?: boolean;
+  /**
+   * Connection-life defaults for every client (docs/hardening.md): `idleTimeout`, `lineTimeout`,
+   * `sendHighWater`, `sendLimit`, the read rate, `closeTimeout`, line options... Each applies to the
+   * options a client class did not set itself; a multiListenSockets item may set its own on top.
+   * Default: the TWSocket defaults.
+   */
+  clientDefaults?: WSocketDefaults;
   /** Where client class names are looked up. Default: the shared clientClassRegistry. */
   registry?: ClientClassRegistry;
 }
@@ -112,7 +120,8 @@ const KNOWN_KEYS = new Set([
   'addr', 'port', 'socketFamily', 'ipv6Only', 'listenBacklog', 'clientClass', 'banner', 'bannerTooBusy',
   'lineEnd', 'maxClients', 'tooBusyCloseTimeout', 'container', 'connectionContainer', 'registry', 'multiListenSockets', 'sslEnable',
   'sslContext', 'sslHandshakeTimeout', 'icsHosts', 'sniUnknown', 'sniMissing', 'sslCertRecheckInterval',
-  'bannerTooBusyPerIp', 'maxConnections', 'maxHandshakes', 'maxHandshakesPerIp', 'allow', 'deny', 'maxClientsPerIp', 'acceptFilter',
+  'clientDefaults', 'bannerTooBusyPerIp', 'maxConnections', 'maxHandshakes', 'maxHandshakesPerIp', 'allow', 'deny', 'maxClientsPerIp', 'acceptFilter',
+  'proxyProtocol', 'trustedProxies', 'proxyHeaderTimeout', 'proxyHeaderMaxBytes',
 ]);
 
 /** Options the host table replaces: giving one of them with icsHosts is a mistake. */
@@ -209,4 +218,13 @@ export function resolveSslContext(value: unknown, where: string, option: string)
     if (error instanceof TypeError) throw new TypeError(message, { cause: err });
     throw new Error(message, { cause: err });
   }
+}
+
+/** A clientDefaults option, checked (TWSocket's own validation, naming the option), merged over `base`, frozen: one object per listener. */
+export function resolveClientDefaults(value: unknown, base: WSocketDefaults | undefined, where: string, option: string): WSocketDefaults | undefined {
+  if (value === undefined) return base;
+  validateWSocketDefaults(value as WSocketDefaults, `${where}: option ${option}`);
+  const merged = Object.freeze({ ...base, ...(value as WSocketDefaults) });
+  validateWSocketDefaults(merged, `${where}: option ${option}`);
+  return merged;
 }
