@@ -67,7 +67,7 @@ export class Http01Responder extends EventEmitter<Http01ResponderEvents> {
   }
 
   /** @internal The head is complete (up to the blank line): answer it. */
-  answer(peer: Peer, head: Buffer): void {
+  answer(peer: net.Socket, head: Buffer): void {
     const lineEnd = head.indexOf('\r\n');
     const match = REQUEST_LINE.exec(head.toString('latin1', 0, lineEnd));
     if (!match) return this.reply(peer, 'malformed', '');
@@ -85,7 +85,7 @@ export class Http01Responder extends EventEmitter<Http01ResponderEvents> {
   }
 
   /** @internal */
-  reply(peer: Peer, outcome: Exclude<Http01Outcome, 'answered' | 'timeout'>, path: string): void {
+  reply(peer: net.Socket, outcome: Exclude<Http01Outcome, 'answered' | 'timeout'>, path: string): void {
     this.count(outcome, path);
     peer.end(`HTTP/1.1 ${STATUS[outcome]}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
   }

@@ -69,7 +69,8 @@ export class TlsAlpnResponder extends EventEmitter<TlsAlpnResponderEvents> {
   }
 
   /** @internal The ClientHello is complete: answer with the challenge certificate, or refuse. */
-  hello(raw: RawSocket, bytes: Buffer): void {
+  hello(accepted: net.Socket, bytes: Buffer): void {
+    const raw = accepted as RawSocket;
     const result = parseClientHello(bytes);
     if (result.kind === 'partial') return;
     raw.removeListener('data', onHelloData);
