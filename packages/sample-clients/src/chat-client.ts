@@ -1,10 +1,36 @@
 import { TWSocketClient, clientClass } from '@ics-ts/wsocket-server';
 import { CHAT_MEMBER, ChatMember, ChatRoom } from './chat-room';
 
-/** Letters, digits, `_` and `-`, 1 to 20 of them. */
-const NICK = /^[\p{L}\p{N}_-]{1,20}$/u;
-/** Control characters other than TAB: a peer must not send terminal escapes to the others. */
-const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/g;
+/**
+ * ASCII letters, digits, `_` and `-`, 1 to 20 of them, unique in the room
+ * compared case-insensitively. ASCII only on purpose: with Unicode letters,
+ * `аdmin` (Cyrillic а) sits beside `admin` looking the same, invisible
+ * joiners make twins, and case folding differs by locale (`İ`); a confusable
+ * check would need Unicode's whole skeleton table. Messages stay Unicode.
+ */
+const NICK = /^[A-Za-z0-9_-]{1,20}$/;
+/**
+ * What a line may not carry to the others' terminals, removed from messages
+ * and nicks: C0 controls but TAB, DEL, C1 controls (U+009B is a one-character
+ * CSI on some terminals), the line and paragraph separators, and the bidi
+ * marks, embeddings, overrides and isolates (U+061C, U+200E/F, U+202A-202E,
+ * U+2066-2069), with which `<bob> hi` can be made to show text it does not hold.
+ */
+const UNSAFE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+/** A refused nick or an unknown command is shown back cut to this length. */
+const SHOWN_LENGTH = 30;
+
+function cut(text: string): string {
+  return text.length > SHOWN_LENGTH ? `${text.slice(0, SHOWN_LENGTH)}...` : text;
+}
+/**
+ * What one member may make the chat read: 10 lines a second (bursts of 50, a
+ * pasted paragraph), 64 KB a second of bytes. Each line is broadcast to every
+ * member, so a flooder costs the server `members` writes per line: over the
+ * rate, its reading pauses (TWSocket's token buckets) and the others keep the
+ * CPU. A person typing never comes near it.
+ */
+export const CHAT_READ_RATE = Object.freeze({ readLinesPerSecond: 10, readLinesBurst: 50, readBytesPerSecond: 65_536 });
 
 export const CHAT_PROMPT = 'Welcome to the ics-ts chat. Your nick?';
 
@@ -20,7 +46,14 @@ const HELP = [
 /**
  * `chat`: a line-mode chat room. The first line (or `/nick NAME`) is the nick;
  * after that, every line goes to the other members as `<nick> text`. Joins,
- * leaves and nick changes are announced with a leading `* `.
+ * leaves and nick changes are announced with a leading `* `; a `/quit` is
+ * announced when it is typed.
+ *
+ * Hostile input: control, separator and bidi characters are removed from
+ * every line (see UNSAFE); nicks are ASCII (see NICK); a member that does
+ * not read is no longer read either (TWSocket's sendHighWater) and is dropped
+ * once too much waits for it (ChatRoom.maxBacklog); a flooder is held to
+ * CHAT_READ_RATE.
  *
  * The room is a service injected by tsyringe: see ChatRoom for why it is
  * per-server and stateless. Lines end with CRLF, or a bare LF (`nc`, most
@@ -30,10 +63,9 @@ const HELP = [
 export class ChatClient extends TWSocketClient implements ChatMember {
   readonly [CHAT_MEMBER] = true as const;
   private currentNick: string | undefined;
-  private quitMessage = '';
 
   constructor(protected readonly room: ChatRoom) {
-    super({ lineMode: true, lineAcceptLf: true, lineLimit: 4096 });
+    super({ lineMode: true, lineAcceptLf: true, lineLimit: 4096, ...CHAT_READ_RATE });
   }
 
   get nick(): string | undefined {
@@ -50,19 +82,36 @@ export class ChatClient extends TWSocketClient implements ChatMember {
   }
 
   protected override onLine(line: string): void {
-    const text = line.replace(CONTROL, '').trim();
+    this.handleLine(line.replace(UNSAFE, '').trim());
+  }
+
+  /** A member that did not /quit (dropped, aborted, server shutdown) is announced here. */
+  protected override onSessionClosed(error: Error | undefined): void {
+    const nick = this.currentNick;
+    this.currentNick = undefined;
+    if (nick !== undefined) this.room.broadcast(`* ${nick} left`, this);
+    super.onSessionClosed(error);
+  }
+
+  private handleLine(text: string): void {
     if (text === '') return;
     if (text.startsWith('/') && !text.startsWith('//')) return this.command(text);
     if (this.currentNick === undefined) return this.setNick(text);
     this.room.broadcast(`<${this.currentNick}> ${text.startsWith('//') ? text.slice(1) : text}`, this);
   }
 
-  protected override onSessionClosed(error: Error | undefined): void {
+  /**
+   * Leaves the room at once: the others hear it now, not when the socket is
+   * finally closed (a client such as `nc` keeps its side open until
+   * closeTimeout, 10 s). The nick is dropped first, so the close announces
+   * nothing a second time.
+   */
+  private quit(message: string): void {
     const nick = this.currentNick;
-    if (nick !== undefined) {
-      this.room.broadcast(`* ${nick} left${this.quitMessage ? ` (${this.quitMessage})` : ''}`, this);
-    }
-    super.onSessionClosed(error);
+    this.currentNick = undefined;
+    this.sendLine(`* Bye${nick !== undefined ? `, ${nick}` : ''}.`);
+    if (nick !== undefined) this.room.broadcast(`* ${nick} left${message ? ` (${message})` : ''}`, this);
+    this.close();
   }
 
   private command(text: string): void {
@@ -78,20 +127,18 @@ export class ChatClient extends TWSocketClient implements ChatMember {
         return;
       }
       case '/quit':
-        this.quitMessage = args;
-        this.sendLine(`* Bye${this.currentNick ? `, ${this.currentNick}` : ''}.`);
-        return this.close();
+        return this.quit(args);
       case '/help':
         for (const help of HELP) this.sendLine(help);
         return;
       default:
-        this.sendLine(`* Unknown command ${name}, try /help`);
+        this.sendLine(`* Unknown command ${cut(name)}, try /help`);
     }
   }
 
   private setNick(nick: string): void {
     if (!NICK.test(nick)) {
-      this.sendLine(`* "${nick}" is not a valid nick: 1 to 20 letters, digits, _ or -. Your nick?`);
+      this.sendLine(`* "${cut(nick)}" is not a valid nick: 1 to 20 ASCII letters, digits, _ or -. Your nick?`);
       return;
     }
     const holder = this.room.findNick(nick);

@@ -20,6 +20,10 @@ export interface CliArgs {
   check: boolean;
   /** --example NAME: run a seed's example server (xojo, totalcross, air) instead of a TWSocketServer */
   example?: ExampleName;
+  /** --status: print a running server's snapshot (through its admin listener) and exit */
+  status: boolean;
+  /** --stats-interval N: a one-line summary on stderr every N seconds */
+  statsInterval?: number;
 }
 
 /** A bad command line: exit code 2, with the message and a pointer to --help. */
@@ -57,6 +61,9 @@ Options:
                     (accept and echo, any free port), air (the AIR docs'
                     ServerSocketExample, any free port); on 127.0.0.1 unless
                     --addr, --port overrides; prints what the example logs
+  --status          print the status of the server this config describes (asked
+                    through its admin listener: the config's "admin") and exit
+  --stats-interval N  print a one-line summary to stderr every N seconds
   -h, --help        print this help and exit
 
 Config keys (all optional; the defaults are TWSocketServer's):
@@ -93,6 +100,10 @@ Config keys (all optional; the defaults are TWSocketServer's):
   sniUnknown, sniMissing  a TLS server name matching no host / none sent:
                  "default" host or "refuse"  ("default")
   sslCertRecheckInterval  ms between certificate file rechecks, 0 = never  (0)
+  admin          the admin HTTP listener: { "addr": "127.0.0.1", "port": 9323,
+                 "token": "..." }: GET / (status page), /metrics (Prometheus),
+                 /stats (JSON); POST actions need "Authorization: Bearer TOKEN"
+                 (docs/operating.md)  (off; the demo: 127.0.0.1:9323)
 
 Example config:
   {
@@ -131,6 +142,8 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         quiet: { type: 'boolean', default: false },
         check: { type: 'boolean', default: false },
         example: { type: 'string' },
+        status: { type: 'boolean', default: false },
+        'stats-interval': { type: 'string' },
       },
     });
   } catch (error) {
@@ -151,8 +164,18 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     const clash = (['config', 'client'] as const).find((key) => values[key] !== undefined) ?? (values.require.length > 0 ? 'require' : undefined);
     if (clash) throw new UsageError(`option --example cannot be given with --${clash}: the example brings its own server`);
   }
+  let statsInterval: number | undefined;
+  const interval = values['stats-interval'];
+  if (interval !== undefined) {
+    statsInterval = Number(interval);
+    if (!/^\d+$/.test(interval.trim()) || statsInterval < 1 || statsInterval > 86400) {
+      throw new UsageError(`option --stats-interval must be a whole number of seconds from 1 to 86400, got ${JSON.stringify(interval)}`);
+    }
+  }
   return {
     help: values.help,
+    status: values.status,
+    statsInterval,
     config: values.config,
     require: values.require,
     port: values.port,

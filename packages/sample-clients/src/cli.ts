@@ -10,8 +10,12 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { ExampleName, RunningExample, startExample } from '@ics-ts/server-socket';
 import { TWSocketServer, clientClassRegistry } from '@ics-ts/wsocket-server';
+import type { ServerStats } from '@ics-ts/wsocket-server';
+import { certificateWarnings } from './cert-warnings';
 import { CliArgs, HELP_TEXT, UsageError, parseCliArgs } from './cli-args';
-import { ConfigError, applyOverrides, baseConfig, serverOptions } from './config';
+import { ConfigError, ServerConfig, applyOverrides, baseConfig, serverOptions } from './config';
+import { RateLimitedLog } from './rate-limited-log';
+import { formatStatus, statsLine } from './status-report';
 import './index'; // registers echo, chat, daytime, command
 
 export interface CliIO {
@@ -20,9 +24,13 @@ export interface CliIO {
   cwd: string;
 }
 
-/** Either the server (or a seed's example server) is listening, or the CLI is done with this exit code. */
+/**
+ * Either the server (or a seed's example server) is listening (close
+ * `exceptionLog` after the server, so that the last count of suppressed
+ * exceptions is written), or the CLI is done with this exit code.
+ */
 export type CliStart =
-  | { server: TWSocketServer; exitCode?: undefined; example?: undefined }
+  | { server: TWSocketServer; exceptionLog: RateLimitedLog; exitCode?: undefined; example?: undefined }
   | { server?: undefined; exitCode: number; example?: undefined }
   | { server?: undefined; exitCode?: undefined; example: RunningExample };
 
@@ -32,6 +40,7 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
   let quiet: boolean;
   let lenient = false;
   let check = false;
+  let statsInterval: number | undefined;
   try {
     const args = parseCliArgs(argv);
     if (args.help) {
@@ -51,6 +60,8 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
           `(registered: ${clientClassRegistry.names().join(', ')}; --require the module that registers it)`,
       );
     }
+    if (args.status) return { exitCode: await printStatus(config, args.config ?? 'demo config', io) };
+    statsInterval = args.statsInterval;
     lenient = config.listenPolicy === 'lenient';
     const options = await serverOptions(config, args.config ?? 'demo config');
     try {
@@ -80,9 +91,11 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
   }
 
   server.on('error', (error) => io.err(`ics-ts-server: ${error.message}`));
+  // Peers can provoke exceptions in client code at will: a few stacks per interval, then a count.
+  const exceptionLog = new RateLimitedLog({ write: (line) => io.err(`ics-ts-server: ${line}`), noun: 'client exceptions' });
   server.on('bgException', (error, client) => {
     const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    io.err(`ics-ts-server: client ${client?.cliId ?? '-'} failed: ${text}`);
+    exceptionLog.log(`client ${client?.cliId ?? '-'} failed: ${text}`);
   });
   if (!quiet) {
     server.on('clientConnect', (client) =>
@@ -109,7 +122,11 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
   for (const listener of server.listenSockets) {
     if (listener.state === 'listening') io.out(`listening ${listener.url}`);
   }
-  return { server };
+  if (server.adminUrl) io.out(`admin ${server.adminUrl}`);
+  if (statsInterval !== undefined) printStatsEvery(server, statsInterval, io);
+  warnAboutCertificates(server, io);
+  watchCertificateReloads(server, io);
+  return { server, exceptionLog };
 }
 
 /** `--example NAME`: one of the seeds' example servers (@ics-ts/server-socket), its log on stdout. */
@@ -152,6 +169,71 @@ function loadModule(module: string, cwd: string): void {
   }
 }
 
+/** --stats-interval: a summary line on stderr every `seconds` while the server listens. */
+function printStatsEvery(server: TWSocketServer, seconds: number, io: CliIO): void {
+  let timer: NodeJS.Timeout | undefined;
+  const start = () => {
+    timer ??= setInterval(() => io.err(statsLine(server.stats({ maxClients: 0 }))), seconds * 1000);
+    timer.unref();
+  };
+  start();
+  server.on('changeState', (state) => {
+    if (state === 'listening') return start();
+    clearInterval(timer);
+    timer = undefined;
+  });
+}
+
+/** --status: the snapshot of the server this config describes, from its admin listener; the exit code. */
+async function printStatus(config: ServerConfig, where: string, io: CliIO): Promise<number> {
+  const admin = config.admin;
+  if (!admin || typeof admin.port !== 'number' || admin.port === 0) {
+    throw new ConfigError(`${where}: --status needs the config's admin listener with a fixed port ("admin": { "port": 9323 })`);
+  }
+  const addr = admin.addr ?? '127.0.0.1';
+  const url = `http://${addr.includes(':') ? `[${addr}]` : addr}:${admin.port}/stats?clients=50`;
+  let stats: ServerStats;
+  try {
+    const response = await fetch(url, {
+      headers: admin.token ? { authorization: `Bearer ${admin.token}` } : {},
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status} ${(await response.text()).trim()}`);
+    stats = (await response.json()) as ServerStats;
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    io.err(`ics-ts-server: --status: ${url}: ${cause ?? (error as Error).message}`);
+    return 1;
+  }
+  io.out(formatStatus(stats));
+  return 0;
+}
+
+/** Expired, not yet valid or soon expiring certificates: served anyway (as ICS does), but said loudly. */
+function warnAboutCertificates(server: TWSocketServer, io: CliIO): void {
+  for (const warning of certificateWarnings(server)) io.err(`ics-ts-server: warning: ${warning}`);
+}
+
+/**
+ * The host table's files are re-read every sslCertRecheckInterval ms; the
+ * event comes when a file changed. A new certificate is the moment to say
+ * again what is wrong with the certificates; a file that fails to load is
+ * reported once per distinct error, not at every recheck (a broken file fails
+ * at each one until it is fixed).
+ */
+function watchCertificateReloads(server: TWSocketServer, io: CliIO): void {
+  const reported = new Map<string, string>();
+  server.on('sslCertRecheck', (result) => {
+    for (const { hostTag, error } of result.failed) {
+      if (reported.get(hostTag) === error.message) continue;
+      reported.set(hostTag, error.message);
+      io.err(`ics-ts-server: warning: host ${hostTag}: reloading its certificate failed, the last good one is kept: ${error.message}`);
+    }
+    for (const hostTag of result.reloaded) reported.delete(hostTag);
+    if (result.reloaded.length > 0) warnAboutCertificates(server, io);
+  });
+}
+
 function hostPort(addr: string, port: number): string {
   return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
 }
@@ -163,6 +245,7 @@ async function main(): Promise<void> {
     cwd: process.cwd(),
   };
   let server: { shutdown(): Promise<unknown> } | undefined;
+  let exceptionLog: RateLimitedLog | undefined;
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -172,8 +255,12 @@ async function main(): Promise<void> {
     stopping = true;
     if (!server) process.exit(0); // not listening yet: nothing to close
     server.shutdown().then(
-      () => process.exit(0),
+      () => {
+        exceptionLog?.close();
+        process.exit(0);
+      },
       (error: unknown) => {
+        exceptionLog?.close();
         io.err(`ics-ts-server: shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
         process.exit(1);
       },
@@ -185,7 +272,10 @@ async function main(): Promise<void> {
   const start = await startCli(process.argv.slice(2), io);
   if (start.example) server = start.example;
   else if (!start.server) process.exit(start.exitCode);
-  else server = start.server;
+  else {
+    server = start.server;
+    exceptionLog = start.exceptionLog;
+  }
 }
 
 if (require.main === module) {

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { createDevCertificate } from '@ics-ts/ssl-context';
+import { describe } from '@ics-ts/wsocket';
 import { resolvePort } from '@ics-ts/wsocket-server';
-import type { IcsHostOptions, MultiListenItem, SniPolicy, SocketFamily, WSocketServerOptions } from '@ics-ts/wsocket-server';
+import type { AdminOptions, IcsHostOptions, MultiListenItem, SniPolicy, SocketFamily, WSocketServerOptions } from '@ics-ts/wsocket-server';
 import type { SslContextOptions } from '@ics-ts/ssl-context';
 
 /**
@@ -35,6 +36,8 @@ export interface ServerConfig {
   sniUnknown?: SniPolicy;
   sniMissing?: SniPolicy;
   sslCertRecheckInterval?: number;
+  /** The admin HTTP listener (/metrics, /stats, status page): { addr, port, token }. Checked by the server. */
+  admin?: AdminOptions;
   /** Admission (docs/admission.md); the server checks the address lists. */
   allow?: string[];
   deny?: string[];
@@ -102,6 +105,8 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
       devCertificate: ['echo.localhost'],
     }),
   ],
+  // The status page, /metrics and /stats, on loopback only; no token: actions are off.
+  admin: Object.freeze({ addr: '127.0.0.1', port: 9323 }),
 });
 
 /**
@@ -162,7 +167,7 @@ const CHECKS: Readonly<Record<keyof ServerConfig, Check>> = {
     return value;
   },
   maxClients: count,
-  tooBusyCloseTimeout: count,
+  tooBusyCloseTimeout: milliseconds,
   // The server checks these itself (every message names the key and the item index).
   multiListenSockets: (value, where, key) => {
     if (!Array.isArray(value)) fail(where, `option ${key} must be an array of listeners, got ${show(value)}`);
@@ -175,14 +180,20 @@ const CHECKS: Readonly<Record<keyof ServerConfig, Check>> = {
     }
     return value;
   },
-  sslHandshakeTimeout: count,
+  sslHandshakeTimeout: milliseconds,
   icsHosts: (value, where, key) => {
     if (!Array.isArray(value)) fail(where, `option ${key} must be an array of hosts, got ${show(value)}`);
     return value;
   },
   sniUnknown: sniPolicy,
   sniMissing: sniPolicy,
-  sslCertRecheckInterval: count,
+  admin: (value, where, key) => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      fail(where, `option ${key} must be an object like { "port": 9323 }, got ${show(value)}`);
+    }
+    return value;
+  },
+  sslCertRecheckInterval: milliseconds,
   allow: addressList,
   deny: addressList,
   maxClientsPerIp: count,
@@ -274,6 +285,10 @@ export interface ConfigOverrides {
 /** The config with the command line's --port, --addr and --client applied (and checked). */
 export function applyOverrides(config: ServerConfig, overrides: ConfigOverrides): ServerConfig {
   const result: ServerConfig = { ...config };
+  // --port 0: the admin listener takes a free port too (trials and tests run side by side).
+  if (overrides.port !== undefined && Number(overrides.port) === 0 && result.admin && typeof result.admin === 'object') {
+    result.admin = { ...result.admin, port: 0 };
+  }
   if (result.icsHosts !== undefined) return overrideHostTable(result, overrides);
   if (overrides.addr !== undefined) {
     result.addr = CHECKS.addr(overrides.addr, 'command line', '--addr') as string;
@@ -423,13 +438,24 @@ function count(value: unknown, where: string, key: string): number {
   return value;
 }
 
+/** Node's timers take at most 2^31-1 ms; a longer one fires after 1 ms (a recheck interval would spin). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function milliseconds(value: unknown, where: string, key: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_TIMER_MS) {
+    fail(where, `option ${key} must be an integer number of ms in 0..${MAX_TIMER_MS}, got ${show(value)}`);
+  }
+  return value;
+}
+
 function string(value: unknown, where: string, key: string): string {
   if (typeof value !== 'string') fail(where, `option ${key} must be a string, got ${show(value)}`);
   return value;
 }
 
+/** The value as given: describe() names Infinity (JSON's 1e400), NaN and -0, where JSON.stringify prints null. */
 function show(value: unknown): string {
-  return value === undefined ? 'undefined' : JSON.stringify(value);
+  return describe(value);
 }
 
 function fail(where: string, message: string): never {

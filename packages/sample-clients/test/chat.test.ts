@@ -1,3 +1,4 @@
+import * as net from 'node:net';
 import { CHAT_PROMPT, ChatClient, ChatRoom } from '../src';
 import { TWSocketServer } from '@ics-ts/wsocket-server';
 import { container, injectable } from 'tsyringe';
@@ -64,7 +65,7 @@ test('nick rules: invalid, taken (any case), /nick to choose and to rename', asy
   expect(await carol.line()).toBe(BANNER);
 
   carol.sendLine('no spaces please');
-  expect(await carol.line()).toBe('* "no spaces please" is not a valid nick: 1 to 20 letters, digits, _ or -. Your nick?');
+  expect(await carol.line()).toBe('* "no spaces please" is not a valid nick: 1 to 20 ASCII letters, digits, _ or -. Your nick?');
   carol.sendLine('ALICE');
   expect(await carol.line()).toBe('* ALICE is taken. Your nick?');
   carol.sendLine('/nick carol');
@@ -96,6 +97,8 @@ test('/help, unknown commands, // escapes a leading slash, control characters ar
 
   bob.sendLine('/dance');
   expect(await bob.line()).toBe('* Unknown command /dance, try /help');
+  bob.sendLine(`/${'x'.repeat(4000)}`);
+  expect(await bob.line()).toBe(`* Unknown command /${'x'.repeat(29)}..., try /help`);
 
   bob.sendLine('//dance is not a command');
   expect(await alice.line()).toBe('<bob> /dance is not a command');
@@ -158,8 +161,18 @@ test('the room is injected: a ChatRoom subclass registered in the server contain
   expect(server.clientCount).toBe(0);
 });
 
+/** The chat without its read rate: for tests that need a member to send fast (what they measure is not the rate). */
+@injectable()
+class UnlimitedChat extends ChatClient {
+  constructor(room: ChatRoom) {
+    super(room);
+    this.readLinesPerSecond = 0;
+    this.readBytesPerSecond = 0;
+  }
+}
+
 test('a member that stops reading is dropped once too much is queued for it; the others go on', async () => {
-  const server = await chatServer();
+  const server = await harness.server<ChatClient>({ clientClass: UnlimitedChat, banner: BANNER });
   const { peer: talker } = await join(server, 'talker');
   const { peer: listener } = await join(server, 'listener');
   const { peer: slow } = await join(server, 'slow');
@@ -184,3 +197,112 @@ test('a member that stops reading is dropped once too much is queued for it; the
   talker.sendLine('still here');
   await listener.until((text) => text === '<talker> still here');
 });
+
+describe('hostile members (issue 11)', () => {
+  /** A peer like `nc`: it does not close its side when the server closes; it only stops when told. */
+  async function joinHalfOpen(server: TWSocketServer<ChatClient>, nick: string): Promise<net.Socket> {
+    const socket = net.connect({ port: server.bindPort, host: '127.0.0.1', allowHalfOpen: true });
+    sockets.push(socket);
+    socket.setEncoding('utf8');
+    let text = '';
+    await new Promise<void>((resolve) => {
+      socket.on('data', (chunk: string) => {
+        text += chunk;
+        if (text.includes('* Welcome')) resolve();
+      });
+      socket.write(`${nick}\n`);
+    });
+    return socket;
+  }
+  const sockets: net.Socket[] = [];
+  afterEach(() => {
+    for (const socket of sockets.splice(0)) socket.destroy();
+  });
+
+  test('/quit is announced when typed, not when the peer finally closes (nc keeps its side open); only once', async () => {
+    const server = await chatServer();
+    const { peer: alice } = await join(server, 'alice');
+    const nc = await joinHalfOpen(server, 'bob');
+    expect(await alice.line()).toBe('* bob joined');
+    const ended = new Promise<void>((resolve) => nc.once('end', resolve));
+    nc.write('/quit see you\n');
+    expect(await alice.line()).toBe('* bob left (see you)');
+    await ended; // the server closed its side...
+    // ...and bob is still connected, its close waiting for closeTimeout: the notice did not wait for it.
+    expect(nc.destroyed).toBe(false);
+    expect(server.clientCount).toBe(2);
+    alice.sendLine('/who');
+    expect(await alice.line()).toBe('* Here (1): alice'); // a quitting member is out of the room at once
+    const gone = allGoneButOne(server);
+    nc.end();
+    await gone;
+    alice.sendLine('/who');
+    // No second "* bob left": the next line alice gets answers her /who.
+    expect(await alice.line()).toBe('* Here (1): alice');
+  });
+
+  test('C0 (but TAB), DEL, C1, line separators and bidi controls are removed from messages', async () => {
+    const server = await chatServer();
+    const { peer: alice } = await join(server, 'alice');
+    const { peer: bob } = await join(server, 'bob');
+    expect(await alice.line()).toBe('* bob joined');
+    bob.sendLine('csi \u009b31m red\u007f, bidi \u202eevil\u202c \u2066iso\u2069 \u200emark\u200f \u061calm, sep\u2028ar\u2029ated,\ttab kept, é 漢 😀 kept');
+    expect(await alice.line()).toBe('<bob> csi 31m red, bidi evil iso mark alm, separated,\ttab kept, é 漢 😀 kept');
+    bob.sendLine('/quit \u202egoodbye\u001b[2J');
+    expect(await alice.line()).toBe('* bob left (goodbye[2J)');
+  });
+
+  test('nicks are ASCII, unique case-insensitively: look-alikes and hidden characters cannot pose as another member', async () => {
+    const server = await chatServer();
+    const { peer: admin } = await join(server, 'admin');
+    const eve = await harness.connect(server);
+    await eve.line();
+    eve.sendLine('\u0430dmin'); // Cyrillic а
+    expect(await eve.line()).toBe('* "\u0430dmin" is not a valid nick: 1 to 20 ASCII letters, digits, _ or -. Your nick?');
+    eve.sendLine('ADMIN');
+    expect(await eve.line()).toBe('* ADMIN is taken. Your nick?');
+    eve.sendLine('ad\u202emin\u200f'); // invisible characters are removed first: it is "admin"
+    expect(await eve.line()).toBe('* admin is taken. Your nick?');
+    eve.sendLine('admin\u00a0'); // NBSP is white space: trimmed
+    expect(await eve.line()).toBe('* admin is taken. Your nick?');
+    eve.sendLine('x'.repeat(100));
+    expect(await eve.line()).toBe(`* "${'x'.repeat(30)}..." is not a valid nick: 1 to 20 ASCII letters, digits, _ or -. Your nick?`);
+    eve.sendLine('admin_2');
+    expect(await eve.line()).toBe('* Welcome, admin_2. Here: admin. /help lists the commands.');
+    expect(await admin.line()).toBe('* admin_2 joined');
+  });
+
+  test('a member that floods /help and never reads stops being read at 64 KB queued; the others go on', async () => {
+    let peak = 0;
+    @injectable()
+    class Measured extends UnlimitedChat {
+      protected override onLine(line: string): void {
+        super.onLine(line);
+        peak = Math.max(peak, this.bufferedBytes);
+      }
+    }
+    const server = await harness.server<ChatClient>({ clientClass: Measured, banner: BANNER });
+    const { peer: alice } = await join(server, 'alice');
+    const { peer: flooder } = await join(server, 'flooder');
+    expect(await alice.line()).toBe('* flooder joined');
+    flooder.socket.pause();
+    const client = server.clients.find((c) => c.nick === 'flooder')!;
+    const paused = new Promise((resolve) => client.rawSocket!.once('pause', resolve));
+    flooder.socket.write('/help\n'.repeat(20_000)); // 120 KB asking for 6 MB of help
+    await paused;
+    alice.sendLine('/who');
+    expect(await alice.line()).toBe('* Here (2): alice, flooder');
+    // Delivery stopped at sendHighWater (64 KB) queued, inside the read chunk: one answer (6 lines) over.
+    expect(peak).toBeLessThan(65_536 + 400);
+    console.log(`chat sample, /help flood not read: reading paused at a peak backlog of ${peak} bytes`);
+    let remaining = 20_000;
+    flooder.socket.resume(); // it reads at last: every request is answered
+    const help = await flooder.until((line) => line === '* Any other line is sent to everyone else (start it with // to send a leading /).' && --remaining === 0);
+    expect(help).toHaveLength(20_000 * 6);
+  });
+});
+
+/** Resolves when all but one client are gone. */
+async function allGoneButOne(server: TWSocketServer<ChatClient>): Promise<void> {
+  while (server.clientCount > 1) await new Promise((resolve) => server.once('clientDisconnect', resolve));
+}

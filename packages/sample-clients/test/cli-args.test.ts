@@ -10,6 +10,7 @@ test('no arguments: the demo, nothing overridden', () => {
     client: undefined,
     quiet: false,
     check: false,
+    status: false,
   });
 });
 
@@ -25,6 +26,7 @@ test('every option, --require repeated in order, --opt=value and -h forms', () =
     client: 'echo',
     quiet: true,
     check: true,
+    status: false,
   });
 });
 

@@ -84,7 +84,11 @@ test('SIGINT stops it with exit code 0 too', async () => {
   await peer.closed;
   expect(await cli.finished()).toEqual({ code: 0, signal: null });
   // --quiet: no connection lines; the demo's TLS listener took a free port too (--port 0)
-  expect(cli.lines).toEqual([`listening tcp://127.0.0.1:${port}`, expect.stringMatching(/^listening tls:\/\/127\.0\.0\.1:\d+$/)]);
+  expect(cli.lines).toEqual([
+    `listening tcp://127.0.0.1:${port}`,
+    expect.stringMatching(/^listening tls:\/\/127\.0\.0\.1:\d+$/),
+    expect.stringMatching(/^admin http:\/\/127\.0\.0\.1:\d+$/), // the demo's admin listener, on a free port too
+  ]);
 });
 
 test('the demo also serves the chat over TLS, with a generated certificate for localhost', async () => {

@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { IssuedCertificate } from '@ics-ts/acme';
 import type { Refusal } from './admission/refusals';
-import type { TWSocketClient } from './clients/wsocket-client';
+import { INFO, TWSocketClient } from './clients/wsocket-client';
 import type { HandshakeFailure } from './tls/handshake';
 
 export type ServerState = 'closed' | 'listening';
@@ -84,6 +84,9 @@ type GuardedEvent =
  * listens there), so the server and the other clients carry on.
  */
 export class ServerEvents<C extends TWSocketClient> {
+  /** Exceptions reported since the server was made (stats()). */
+  bgExceptions = 0;
+
   constructor(private readonly emitter: EventEmitter<WSocketServerEvents<C>>) {}
 
   /** Whether anybody listens (to skip building an event's payload when nobody does). */
@@ -112,6 +115,13 @@ export class ServerEvents<C extends TWSocketClient> {
   }
 
   bgException(error: unknown, client: C | undefined): void {
+    this.bgExceptions++;
+    const tally = client?.[INFO].tally;
+    if (tally) {
+      // The client was aborted for it (see the bgException event).
+      tally.bgExceptions++;
+      tally.aborts++;
+    }
     try {
       if (this.emitter.emit('bgException', error, client)) return;
     } catch (handlerError) {

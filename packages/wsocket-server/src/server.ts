@@ -15,7 +15,7 @@ import { ClientFactory, injectionProblem } from './clients/client-factory';
 import { ClientList } from './clients/client-list';
 import { ClientClassRef, ClientClassRegistry, ClientConstructor, clientClassRegistry, isClientClass } from './clients/client-registry';
 import { ClientStarter } from './clients/client-starter';
-import { TWSocketClient } from './clients/wsocket-client';
+import { INFO, TWSocketClient } from './clients/wsocket-client';
 import { CertRecheck, ListenFailure, ServerEvents, ServerState, WSocketServerEvents } from './events';
 import { AutoCertificateSink, AutoCertificates } from './hosts/auto-certificates';
 import { HostBinding, SniPolicy } from './hosts/host-table';
@@ -46,6 +46,10 @@ import {
 import type { ServerSettings } from './options/server-settings';
 import { HandshakeFailureReason } from './tls/handshake';
 import { TlsHandshakes } from './tls/handshakes';
+import { AdminServer } from './stats/admin-server';
+import type { AdminTarget, RecheckOutcome } from './stats/admin-target';
+import { IdleClock, collectStats } from './stats/server-stats';
+import type { ServerStats, StatsRequest } from './stats/stats-types';
 
 export type { CertRecheck, ListenFailure, ServerState, TooBusyInfo, WSocketServerEvents } from './events';
 
@@ -96,6 +100,14 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   private currentState: ServerState = 'closed';
   private readonly listenerSet: ListenerSet;
 
+  // ---- what stats() reads beside the stages' counters
+  private readonly startedAt = Date.now();
+  private readonly idleClock = new IdleClock();
+  /** The last recheckSslCerts() outcome per TLS host. */
+  private readonly lastRecheck = new Map<string, { at: string; ok: boolean; error?: string }>();
+  /** The admin listener (options.admin), opened by the first listen, closed by shutdown. */
+  private readonly admin: AdminServer | undefined;
+
   constructor(options: WSocketServerOptions<C> = {}) {
     super();
     if (options === null || typeof options !== 'object') {
@@ -137,6 +149,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     this.sniUnknown = checkSniPolicy(options.sniUnknown ?? 'default', WHERE, 'sniUnknown');
     this.sniMissing = checkSniPolicy(options.sniMissing ?? 'default', WHERE, 'sniMissing');
     this.recheckIntervalMs = checkCount(options.sslCertRecheckInterval ?? 0, WHERE, 'sslCertRecheckInterval');
+    this.admin = options.admin === undefined ? undefined : newAdminServer(this.adminTarget(), options.admin);
     const resolveClass = (ref: ClientClassRef, option: string) => this.checkClientClass(ref as ClientClassRef<C>, option);
     this.hostSet = new HostSet<TWSocketClient>(resolveClass as (ref: ClientClassRef, option: string) => ClientConstructor, this.policy, this.sniUnknown, this.sniMissing, WHERE);
 
@@ -310,6 +323,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    */
   async listen(options: ListenOptions = {}): Promise<void> {
     await this.whileNotAborted(options.signal, () => this.withCertificates(() => this.listenerSet.openAll()));
+    await this.openAdmin();
     this.setState('listening');
   }
 
@@ -324,6 +338,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    */
   async multiListenEx(options: ListenOptions = {}): Promise<ListenFailure[]> {
     const failures = await this.whileNotAborted(options.signal, () => this.withCertificates(() => this.listenerSet.openEach()));
+    if (this.listenerSet.any) await this.openAdmin();
     if (this.listenerSet.any) this.setState('listening');
     return failures;
   }
@@ -394,6 +409,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   async shutdown(options: number | ShutdownOptions = {}): Promise<ShutdownResult> {
     const { timeout, notice, signal } = checkShutdownOptions(options);
     await this.close();
+    await this.admin?.close();
     // Connections still in their TLS handshake, or still sending their PROXY header, never become clients now.
     this.handshakes.destroyAll();
     this.gate.proxyHeaders.destroyAll();
@@ -452,6 +468,12 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    */
   recheckSslCerts(): CertRecheck {
     const result = this.hostSet.recheck(this.listenerSet.all);
+    const at = new Date().toISOString();
+    for (const host of this.hostSet.hosts) {
+      if (!host.sslContext) continue;
+      const failure = result.failed.find((f) => f.hostTag === host.hostTag);
+      this.lastRecheck.set(host.hostTag, failure ? { at, ok: false, error: failure.error.message } : { at, ok: true });
+    }
     if (result.reloaded.length + result.failed.length > 0 && this.events.wanted('sslCertRecheck')) {
       this.events.emit('sslCertRecheck', result);
     }
@@ -614,6 +636,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   /** Aborts a client; resolves once clientDisconnect has fired and it left the list. */
   disconnect(client: C): Promise<void> {
     if (!this.list.has(client)) return Promise.resolve();
+    const tally = client[INFO].tally;
+    if (tally) tally.aborts++;
     const gone = this.list.whenGone(client);
     client.abort();
     return gone;
@@ -621,6 +645,83 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
 
   async disconnectAll(): Promise<void> {
     await Promise.all(this.clients.map((client) => this.disconnect(client)));
+  }
+
+  // ---- statistics and the admin listener -----------------------------------------------
+
+  /**
+   * A snapshot of the server (see ServerStats): totals, each listener, each
+   * host, a row per client (the first `maxClients` when given). Costs one pass
+   * over the clients when called; the counters behind it are kept in place by
+   * the stages, with no allocation per connection.
+   */
+  stats(request: StatsRequest = {}): ServerStats {
+    if (request === null || typeof request !== 'object') throw new TypeError(`${WHERE}: stats() takes { maxClients }, got ${describe(request)}`);
+    const limit = request.maxClients;
+    if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0)) {
+      throw new RangeError(`${WHERE}: stats() maxClients must be an integer >= 0, got ${describe(limit)}`);
+    }
+    return collectStats(
+      {
+        state: this.currentState,
+        startedAt: this.startedAt,
+        listeners: this.listenerSet.all,
+        accepted: this.gate.accepted,
+        refused: this.refuser.counts,
+        handshakesDone: this.handshakes.done,
+        handshakesFailed: this.handshakes.failures,
+        clientsPeak: this.list.peak,
+        bgExceptions: this.events.bgExceptions,
+        clients: this.list.all,
+        hosts: this.hostSet.hosts,
+        lastRecheck: this.lastRecheck,
+        idle: this.idleClock,
+      },
+      request,
+    );
+  }
+
+  /** The admin listener's address (`http://127.0.0.1:9323`) once open; '' when off or not open. */
+  get adminUrl(): string {
+    return this.admin?.url ?? '';
+  }
+
+  /** What the admin listener (or another front end) may ask of this server: a snapshot and four actions. */
+  adminTarget(): AdminTarget {
+    return {
+      stats: (request) => this.stats(request),
+      disconnectClient: async (cliId) => {
+        const client = this.list.all.find((c) => c.cliId === cliId);
+        if (!client) return false;
+        await this.disconnect(client);
+        return true;
+      },
+      closeListener: (index) => this.closeListenSocket(index),
+      openListener: (index) => this.openListenSocket(index),
+      recheckCerts: (): RecheckOutcome => {
+        const result = this.recheckSslCerts();
+        return { reloaded: result.reloaded, failed: result.failed.map((f) => ({ hostTag: f.hostTag, error: f.error.message })) };
+      },
+    };
+  }
+
+  /**
+   * Opens the admin listener if configured and not open yet (it outlives
+   * close(), see options.admin). It is part of the configuration asked for:
+   * when it cannot listen, the listeners are closed again (no half-started
+   * server) and the error names it.
+   */
+  private async openAdmin(): Promise<void> {
+    if (!this.admin || this.admin.port !== 0) return;
+    try {
+      await this.admin.listen();
+    } catch (error) {
+      this.listenerSet.closeAll();
+      const err = error as NodeJS.ErrnoException;
+      const named = new Error(`${WHERE}: admin listener ${this.admin.options.addr}:${this.admin.options.port}: ${err.message}`, { cause: error });
+      (named as NodeJS.ErrnoException).code = err.code;
+      throw named;
+    }
   }
 
   // ---- internals ---------------------------------------------------------------------
@@ -710,6 +811,17 @@ function ignore(): void {}
 
 function certificateSink(server: TWSocketServer): AutoCertificateSink {
   return server as unknown as AutoCertificateSink;
+}
+
+/** The admin listener, its option errors named like the server's other options. */
+function newAdminServer(target: AdminTarget, options: unknown): AdminServer {
+  try {
+    return new AdminServer(target, options as ConstructorParameters<typeof AdminServer>[1]);
+  } catch (error) {
+    if (error instanceof RangeError) throw new RangeError(`${WHERE}: option ${error.message}`);
+    if (error instanceof TypeError) throw new TypeError(`${WHERE}: option ${error.message}`);
+    throw error;
+  }
 }
 
 function recheckLater(server: TWSocketServer): void {

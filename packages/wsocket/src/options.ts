@@ -139,12 +139,85 @@ export function validateWSocketOptions(options: WSocketOptions, where = 'TWSocke
   }
 }
 
+/**
+ * A value as an error message shows it: strings JSON-quoted; numbers as
+ * JavaScript writes them, so that Infinity (what JSON.parse makes of 1e400),
+ * NaN and -0 are named (JSON.stringify prints null and 0); bigints with their
+ * `n`; objects and arrays as JSON-like text, nested numbers included, circular
+ * references marked. Bounded: a hostile config value cannot make a huge
+ * message (at most about 200 characters, then `...`); never throws.
+ */
 export function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null || value === undefined || typeof value !== 'object') return String(value);
+  const limit = 200;
+  let out = '';
+  const seen = new Set<object>();
+  const write = (item: unknown): void => {
+    if (out.length > limit) return;
+    switch (typeof item) {
+      case 'string':
+        out += JSON.stringify(item.length > limit ? item.slice(0, limit) : item);
+        return;
+      case 'number':
+        out += Object.is(item, -0) ? '-0' : String(item);
+        return;
+      case 'bigint':
+        out += `${item}n`;
+        return;
+      case 'function':
+        out += `[function ${item.name || '(anonymous)'}]`;
+        return;
+      case 'object':
+        break;
+      default:
+        out += String(item); // boolean, undefined, symbol
+        return;
+    }
+    if (item === null) {
+      out += 'null';
+      return;
+    }
+    if (seen.has(item)) {
+      out += '[Circular]';
+      return;
+    }
+    const toJSON = (item as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') {
+      let json: unknown;
+      try {
+        json = toJSON.call(item);
+      } catch {
+        out += Object.prototype.toString.call(item);
+        return;
+      }
+      if (json !== item) return write(json);
+    }
+    seen.add(item);
+    if (Array.isArray(item)) {
+      out += '[';
+      for (let i = 0; i < item.length && out.length <= limit; i++) {
+        if (i > 0) out += ',';
+        write(item[i]);
+      }
+      out += ']';
+    } else {
+      out += '{';
+      let first = true;
+      for (const key in item) {
+        if (out.length > limit) break;
+        if (!Object.hasOwn(item, key)) continue;
+        if (!first) out += ',';
+        first = false;
+        out += `${JSON.stringify(key)}:`;
+        write((item as Record<string, unknown>)[key]);
+      }
+      out += '}';
+    }
+    seen.delete(item);
+  };
   try {
-    return JSON.stringify(value);
+    write(value);
   } catch {
-    return Object.prototype.toString.call(value);
+    return Object.prototype.toString.call(value); // a getter or a proxy that throws
   }
+  return out.length > limit ? `${out.slice(0, limit)}...` : out;
 }

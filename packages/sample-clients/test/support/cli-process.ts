@@ -44,7 +44,10 @@ export class CliProcess {
       this.lines.push(...parts);
       this.wake();
     });
-    this.child.stderr!.on('data', (chunk: string) => (this.stderr += chunk));
+    this.child.stderr!.on('data', (chunk: string) => {
+      this.stderr += chunk;
+      this.wake();
+    });
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => resolve({ code, signal }));
     });
@@ -69,6 +72,25 @@ export class CliProcess {
         if (!CliProcess.running.has(this)) {
           this.waiters.delete(check);
           reject(new Error(`ics-ts-server ended without printing ${pattern}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`));
+        }
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Resolves once stderr matches `pattern` (with the match); rejects if the process ends first. */
+  waitForStderr(pattern: RegExp): Promise<RegExpExecArray> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const match = pattern.exec(this.stderr);
+        if (match) {
+          this.waiters.delete(check);
+          return resolve(match);
+        }
+        if (!CliProcess.running.has(this)) {
+          this.waiters.delete(check);
+          reject(new Error(`ics-ts-server ended without writing ${pattern} to stderr\nstdout: ${this.stdout}\nstderr: ${this.stderr}`));
         }
       };
       this.waiters.add(check);

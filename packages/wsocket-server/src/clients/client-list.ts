@@ -44,6 +44,7 @@ export class ClientList<C extends TWSocketClient> {
     this.perIp.add(client[INFO].peerAddrRaw);
     this.admitted++;
     if (this.set.size > this.peak) this.peak = this.set.size;
+    client[INFO].tally?.clientIn();
   }
 
   /** @internal The client's session is over: clientDisconnect, then it leaves the list (once). */
@@ -53,6 +54,7 @@ export class ClientList<C extends TWSocketClient> {
     this.set.delete(client);
     this.snapshot = undefined;
     this.perIp.remove(client[INFO].peerAddrRaw);
+    client[INFO].tally?.clientOut(client.bytesReceived, client.bytesSent, client.lastError);
     const waiter = this.waiters.get(client);
     if (waiter) {
       this.waiters.delete(client);

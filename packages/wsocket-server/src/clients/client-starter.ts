@@ -47,6 +47,7 @@ export class ClientStarter<C extends TWSocketClient> {
       // Read while the handshake is fresh.
       listener.spec.sslEnable ? readTlsFacts(socket) : undefined,
       proxiedOf(socket),
+      listener.tally,
     );
     const cls = host?.clientClass ?? (listener.spec.clientClass as ClientConstructor<C> | undefined) ?? this.settings.clientClass;
     let client: C;

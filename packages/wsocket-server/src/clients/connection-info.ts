@@ -2,6 +2,7 @@ import { SocketAddresses, unmapIPv4 } from '@ics-ts/wsocket';
 import type { ProxiedConnection } from '../admission/proxy-facts';
 import type { IcsHost } from '../hosts/ics-host';
 import type { TlsFacts } from '../tls/tls-facts';
+import type { TrafficTally } from '../stats/traffic-tally';
 
 /**
  * Per-connection facts, injectable into a client class's constructor
@@ -9,6 +10,9 @@ import type { TlsFacts } from '../tls/tls-facts';
  * The client reads its own facts from the same object, for its whole life.
  */
 export class ConnectionInfo implements SocketAddresses {
+  /** When the server admitted the connection (ms since the epoch). */
+  readonly connectedAt = Date.now();
+
   constructor(
     /** Sequential id of this connection on its server (ICS CliId). */
     readonly cliId: number,
@@ -31,6 +35,8 @@ export class ConnectionInfo implements SocketAddresses {
     readonly tls: TlsFacts | undefined = undefined,
     /** The load balancer and its PROXY header, when the listener reads one (proxyProtocol); else undefined. */
     readonly proxy: ProxiedConnection | undefined = undefined,
+    /** @internal The counters of the listener that accepted it. */
+    readonly tally: TrafficTally | undefined = undefined,
   ) {}
 
   /** The load balancer's address (IPv4 as plain IPv4) when the connection came with a PROXY header; '' otherwise. */

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { ListenerPolicy } from '../admission/policy';
 import { RefusalCounts, newRefusalCounts } from '../admission/refusals';
+import { TrafficTally } from '../stats/traffic-tally';
 import type { TSslContext } from '@ics-ts/ssl-context';
 import type { WSocketDefaults } from '@ics-ts/wsocket';
 import type { ClientConstructor } from '../clients/client-registry';
@@ -100,6 +101,8 @@ export class Listener {
   accepted = 0;
   /** Connections refused here, by reason. */
   readonly refusals: RefusalCounts = newRefusalCounts();
+  /** What became of the connections admitted here (stats()). */
+  readonly tally = new TrafficTally();
 
   /**
    * An icsHosts binding that no host uses any more (setIcsHosts dropped it):

@@ -7,6 +7,7 @@ import type { ClientClassRef, ClientClassRegistry } from '../clients/client-regi
 import type { SniPolicy } from '../hosts/host-table';
 import type { IcsHostOptions } from '../hosts/ics-host';
 import type { MultiListenItem } from './multi-listen-options';
+import type { AdminOptions } from '../stats/admin-options';
 import type { ListenerAdmissionOptions } from './admission-options';
 import { servicePort } from './service-port';
 import type { TWSocketClient } from '../clients/wsocket-client';
@@ -96,6 +97,13 @@ export interface WSocketServerOptions<C extends TWSocketClient = TWSocketClient>
   clientDefaults?: WSocketDefaults;
   /** Where client class names are looked up. Default: the shared clientClassRegistry. */
   registry?: ClientClassRegistry;
+  /**
+   * The admin HTTP listener (/metrics, /stats, the status page, token-gated
+   * actions): `{ addr, port, token }`, loopback by default; opened by the first
+   * listen, closed by shutdown (not by close(), so a closed server can be
+   * reopened from it). Off unless given. See docs/operating.md.
+   */
+  admin?: AdminOptions;
 }
 
 export const SERVER_DEFAULTS = {
@@ -122,6 +130,7 @@ const KNOWN_KEYS = new Set([
   'sslContext', 'sslHandshakeTimeout', 'icsHosts', 'sniUnknown', 'sniMissing', 'sslCertRecheckInterval',
   'clientDefaults', 'bannerTooBusyPerIp', 'maxConnections', 'maxHandshakes', 'maxHandshakesPerIp', 'allow', 'deny', 'maxClientsPerIp', 'acceptFilter',
   'proxyProtocol', 'trustedProxies', 'proxyHeaderTimeout', 'proxyHeaderMaxBytes',
+  'admin',
 ]);
 
 /** Options the host table replaces: giving one of them with icsHosts is a mistake. */

@@ -29,7 +29,7 @@ export type HandshakeFailureReason = (typeof HANDSHAKE_FAILURE_REASONS)[number];
 export interface HandshakeOutcome {
   /** peerAddr/peerPort: as read from the accepted socket when the connection arrived. */
   handshakeDone(socket: tls.TLSSocket, listener: Listener, host: HostMatch | undefined, peerAddr: string, peerPort: number): void;
-  handshakeFailed(socket: tls.TLSSocket, failure: HandshakeFailure, peerAddr: string): void;
+  handshakeFailed(socket: tls.TLSSocket, failure: HandshakeFailure, peerAddr: string, listener: Listener): void;
 }
 
 interface Pending {
@@ -116,6 +116,7 @@ function fail(socket: PendingSocket, error: Error, reason: HandshakeFailureReaso
     socket,
     { error, reason, peerAddr: unmapIPv4(pending.peerAddr), peerPort: pending.peerPort, multiListenIndex: pending.listener.index },
     pending.peerAddr,
+    pending.listener,
   );
 }
 

@@ -96,15 +96,17 @@ export class TlsHandshakes implements HandshakeOutcome, HelloOutcome {
     this.pending.delete(socket);
     this.perIp.remove(peerAddr);
     this.done++;
+    listener.tally.handshakesDone++;
     this.next.admit(socket, listener, peerAddr, peerPort, host);
   }
 
   /** @internal */
-  handshakeFailed(socket: tls.TLSSocket, failure: HandshakeFailure, peerAddr: string): void {
+  handshakeFailed(socket: tls.TLSSocket, failure: HandshakeFailure, peerAddr: string, listener: Listener): void {
     this.pending.delete(socket);
     this.perIp.remove(peerAddr);
     this.failed++;
     this.failures[failure.reason]++;
+    listener.tally.handshakesFailed[failure.reason]++;
     if (this.events.wanted('sslHandshakeError')) this.events.emit('sslHandshakeError', failure);
   }
 
