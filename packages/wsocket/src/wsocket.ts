@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
-import { Swept, connectionSweep } from './connection-sweep';
+import { connectionSweep } from './connection-sweep';
 import { WSocketError, WSocketErrorCode } from './errors';
 import { LineEditor } from './line-editor';
-import { LineLimitAction, LineSink, LineSplitter } from './line-splitter';
+import { LineLimitAction, LineSplitter } from './line-splitter';
 import { ReadRateAction, WSOCKET_DEFAULTS, WSocketOptions, validateWSocketOptions } from './options';
 import { DEFAULT_SETTINGS, SettingsChange, WSocketSettings, applyDefaults, resolveSettings, sweepInterval } from './settings';
 import { SocketState } from './socket-state';
@@ -91,7 +91,9 @@ class ReadRate {
  * data through overridable methods (or the matching events); send with
  * backpressure; close gracefully, delayed, or at once.
  */
-export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, Swept {
+// It is the splitter's LineSink and the sweep's Swept (checked where it is handed to them), without
+// `implements`: those members are marked internal, so they are stripped from the published typings.
+export class TWSocket extends EventEmitter<WSocketEvents> {
   private socket: OwnedSocket | undefined;
   private currentState: SocketState = SocketState.closed;
   private error: Error | undefined;

@@ -7,9 +7,9 @@ import type { ServerEvents } from '../events';
 import type { HostMatch } from '../hosts/host-table';
 import type { Listener } from '../listen/listener';
 import type { ServerSettings } from '../options/server-settings';
-import { AcmeChallengeSource, HelloOutcome, HelloWait, awaitClientHello } from './acme-challenge';
+import { AcmeChallengeSource, HelloWait, awaitClientHello } from './acme-challenge';
 import { HandshakeSweep } from './handshake-sweep';
-import { HANDSHAKE_FAILURE_REASONS, HandshakeFailure, HandshakeFailureReason, HandshakeOutcome, startServerHandshake } from './handshake';
+import { HANDSHAKE_FAILURE_REASONS, HandshakeFailure, HandshakeFailureReason, startServerHandshake } from './handshake';
 
 /** The stage after TLS: where a completed handshake goes (client slots). */
 export interface SecureConnectionSink {
@@ -22,7 +22,9 @@ export interface SecureConnectionSink {
  * no client slot, so silent peers cannot keep real clients out. A completed
  * handshake goes on to the client slots; a failed one is counted by reason.
  */
-export class TlsHandshakes implements HandshakeOutcome, HelloOutcome {
+// The handshakes' HandshakeOutcome and HelloOutcome (checked where it is handed to them), without
+// `implements`: those members are marked internal, so they are stripped from the published typings.
+export class TlsHandshakes {
   /** Handshakes in progress (ended by shutdown). */
   readonly pending = new Set<tls.TLSSocket>();
   private readonly sweep = new HandshakeSweep(this.pending);
