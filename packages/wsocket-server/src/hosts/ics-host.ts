@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
-import { describe } from '@ics-ts/wsocket';
+import { describe, ICS_ERR, icsError, icsCodeOf } from '@ics-ts/wsocket';
 import { ADMISSION_KEYS, AdmissionOptions, resolvePolicy } from '../options/admission-options';
 import type { ClientClassRef, ClientConstructor } from '../clients/client-registry';
 import type { TWSocketClient } from '../clients/wsocket-client';
@@ -86,46 +86,46 @@ export class IcsHost<C extends TWSocketClient = TWSocketClient> {
   ) {
     const name = `icsHosts[${index}]`;
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-      throw new TypeError(`${where}: option ${name} must be an object, got ${describe(options)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option ${name} must be an object, got ${describe(options)}`);
     }
     const tag = options.hostTag ?? `host${index}`;
     if (typeof tag !== 'string' || tag === '') {
-      throw new TypeError(`${where}: option ${name}.hostTag must be a non-empty string, got ${describe(options.hostTag)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option ${name}.hostTag must be a non-empty string, got ${describe(options.hostTag)}`);
     }
     const at = `${where}: option ${name} (${tag})`;
     for (const key of Object.keys(options)) {
-      if (!HOST_KEYS.has(key)) throw new TypeError(`${at}: unknown key ${JSON.stringify(key)}`);
+      if (!HOST_KEYS.has(key)) throw icsError(TypeError, ICS_ERR.UNKNOWN_OPTION, `${at}: unknown key ${JSON.stringify(key)}`);
     }
     const names = options.hostNames;
     if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string')) {
-      throw new TypeError(`${at}: hostNames must be a non-empty array of host names, got ${describe(names)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: hostNames must be a non-empty array of host names, got ${describe(names)}`);
     }
     const normalized = names.map(normalizeHostName);
     const bad = normalized.find((n) => !validName(n));
     if (bad !== undefined) {
-      throw new TypeError(`${at}: hostNames has ${JSON.stringify(bad)}, not a host name or a one-label wildcard (*.example.com)`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: hostNames has ${JSON.stringify(bad)}, not a host name or a one-label wildcard (*.example.com)`);
     }
     const enabled = options.hostEnabled ?? true;
-    if (typeof enabled !== 'boolean') throw new TypeError(`${at}: hostEnabled must be a boolean, got ${describe(enabled)}`);
+    if (typeof enabled !== 'boolean') throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: hostEnabled must be a boolean, got ${describe(enabled)}`);
     const addr = options.bindIpAddr ?? '0.0.0.0';
     if (typeof addr !== 'string' || net.isIP(addr) === 0) {
-      throw new TypeError(`${at}: bindIpAddr must be an IP address literal, got ${describe(addr)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: bindIpAddr must be an IP address literal, got ${describe(addr)}`);
     }
     const addr2 = options.bindIpAddr2 ?? '';
     if (typeof addr2 !== 'string' || (addr2 !== '' && net.isIP(addr2) === 0)) {
-      throw new TypeError(`${at}: bindIpAddr2 must be an IP address literal or empty, got ${describe(addr2)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: bindIpAddr2 must be an IP address literal or empty, got ${describe(addr2)}`);
     }
     const nonPort = port(options.bindNonPort, `${at}: bindNonPort`);
     const sslPort = port(options.bindSslPort, `${at}: bindSslPort`);
     if (enabled && nonPort === 0 && sslPort === 0) {
-      throw new TypeError(`${at}: neither bindNonPort nor bindSslPort is set: the host would listen nowhere`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: neither bindNonPort nor bindSslPort is set: the host would listen nowhere`);
     }
     if (nonPort !== 0 && nonPort === sslPort) {
-      throw new TypeError(`${at}: bindNonPort and bindSslPort are both ${nonPort}: one port cannot be plain and TLS`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: bindNonPort and bindSslPort are both ${nonPort}: one port cannot be plain and TLS`);
     }
     let context: TSslContext | undefined;
     if (sslPort !== 0 && enabled) {
-      if (!options.sslCert) throw new TypeError(`${at}: bindSslPort ${sslPort} needs sslCert (the host's certificate)`);
+      if (!options.sslCert) throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: bindSslPort ${sslPort} needs sslCert (the host's certificate)`);
       const contextOptions: Partial<SslContextOptions> = {};
       for (const key of CONTEXT_KEYS) {
         if (options[key] !== undefined) (contextOptions as Record<string, unknown>)[key] = options[key];
@@ -134,7 +134,9 @@ export class IcsHost<C extends TWSocketClient = TWSocketClient> {
         context = new TSslContext(contextOptions as SslContextOptions);
       } catch (error) {
         const message = `${at}: ${(error as Error).message.replace(/^TSslContext: /, '')}`;
-        throw error instanceof RangeError ? new RangeError(message, { cause: error }) : new TypeError(message, { cause: error });
+        throw error instanceof RangeError
+          ? icsError(RangeError, icsCodeOf(error, ICS_ERR.OPTION_OUT_OF_RANGE), message, { cause: error })
+          : icsError(TypeError, icsCodeOf(error, ICS_ERR.INVALID_OPTION), message, { cause: error });
       }
     }
     this.index = index;
@@ -148,7 +150,7 @@ export class IcsHost<C extends TWSocketClient = TWSocketClient> {
     this.bindSslPort = sslPort;
     this.sslContext = context;
     if (options.banner !== undefined && typeof options.banner !== 'string') {
-      throw new TypeError(`${at}: banner must be a string, got ${describe(options.banner)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: banner must be a string, got ${describe(options.banner)}`);
     }
     this.banner = options.banner;
     this.clientClass = options.clientClass === undefined ? undefined : resolveClientClass(options.clientClass, `${name}.clientClass`);
@@ -167,7 +169,7 @@ export class IcsHost<C extends TWSocketClient = TWSocketClient> {
 function port(value: unknown, what: string): number {
   const result = value ?? 0;
   if (!Number.isInteger(result) || (result as number) < 0 || (result as number) > 65535) {
-    throw new RangeError(`${what} must be an integer in 0..65535 (0 = none), got ${describe(value)}`);
+    throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${what} must be an integer in 0..65535 (0 = none), got ${describe(value)}`);
   }
   return result as number;
 }
