@@ -17,6 +17,8 @@ export interface CliArgs {
   client?: string;
   /** --quiet: no connect/disconnect lines */
   quiet: boolean;
+  /** --check: validate the config and print the hosts' report, without listening */
+  check: boolean;
   /** --example NAME: run a seed's example server (xojo, totalcross, air) instead of a TWSocketServer */
   example?: ExampleName;
   /** --status: print a running server's snapshot (through its admin listener) and exit */
@@ -53,6 +55,9 @@ Options:
   --client NAME     serve the client class registered as NAME, overrides the
                     config; without --config: on 127.0.0.1:2323, no banner
   --quiet           do not print a line per connection and disconnection
+  --check           check the config and print the host table's report (bindings;
+                    each host's certificate: source, expiry, next renewal; problems)
+                    without listening or ordering; exit 0 if the config is valid
   --example NAME    run a seed's example server instead: xojo (the Xojo
                     ServerSocket docs' ClientSocket pool, port 2002), totalcross
                     (accept and echo, any free port), air (the AIR docs'
@@ -90,7 +95,10 @@ Config keys (all optional; the defaults are TWSocketServer's):
                  "bindIpAddr", "bindIpAddr2", "bindNonPort", "bindSslPort",
                  "hostTag", "descr", "hostEnabled", "sslCert", "sslKey", ...,
                  "sslSrvSecurity", "clientClass", "banner" }] (a host may give
-                 "devCertificate": ["name"] instead of sslCert/sslKey)
+                 "devCertificate": ["name"] instead of sslCert/sslKey, or
+                 "certAutoOrder": { "directory", "contact", "workDir", "keyType",
+                 "challenge", "renewDays", "caBundle", "httpPort" } to order its
+                 certificate from an ACME CA and renew it)
   sniUnknown, sniMissing  a TLS server name matching no host / none sent:
                  "default" host or "refuse"  ("default")
   sslCertRecheckInterval  ms between certificate file rechecks, 0 = never  (0)
@@ -134,6 +142,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         addr: { type: 'string' },
         client: { type: 'string' },
         quiet: { type: 'boolean', default: false },
+        check: { type: 'boolean', default: false },
         example: { type: 'string' },
         status: { type: 'boolean', default: false },
         'stats-interval': { type: 'string' },
@@ -175,6 +184,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     addr: values.addr,
     client: values.client,
     quiet: values.quiet,
+    check: values.check,
     example: example as ExampleName | undefined,
   };
 }

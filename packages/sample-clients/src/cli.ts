@@ -40,6 +40,7 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
   let server: TWSocketServer;
   let quiet: boolean;
   let lenient = false;
+  let check = false;
   let statsInterval: number | undefined;
   let shutdown: ShutdownOptions = { timeout: DEFAULT_SHUTDOWN_TIMEOUT };
   try {
@@ -50,6 +51,7 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
     }
     if (args.example) return await startSeedExample(args.example, args, io);
     quiet = args.quiet;
+    check = args.check;
     for (const module of args.require) loadModule(module, io.cwd);
     const config = applyOverrides(baseConfig(args.config, args.client, io.cwd), args);
     const name = config.clientClass;
@@ -82,6 +84,13 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
       return { exitCode: 2 };
     }
     throw error;
+  }
+
+  if (check) {
+    // The config is valid (the server was made); tell what it would serve, without listening or ordering.
+    if (server.icsHosts.length > 0) io.out(server.validateHosts().text);
+    else for (const listener of server.listenSockets) io.out(`${listener.url}: ${listener.spec.sslEnable ? 'TLS' : 'plain'}`);
+    return { exitCode: 0 };
   }
 
   server.on('error', (error) => io.err(`ics-ts-server: ${error.message}`));

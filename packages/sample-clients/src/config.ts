@@ -31,6 +31,8 @@ export interface ServerConfig {
   sslHandshakeTimeout?: number;
   /** "strict" (default): all listeners or none; "lenient": serve on those that open, report the others. */
   listenPolicy?: 'strict' | 'lenient';
+  /** TWSocket options for every client (idleTimeout, lineTimeout, sendLimit, read rates...): docs/hardening.md. */
+  clientDefaults?: WSocketServerOptions['clientDefaults'];
   /** CLI only: ms the graceful shutdown at the first SIGINT/SIGTERM may take before what is open is aborted. Default 10000. */
   shutdownTimeout?: number;
   /** CLI only: the line every client is sent at shutdown (the chat says it its own way). Default none. */
@@ -219,6 +221,13 @@ const CHECKS: Readonly<Record<keyof ServerConfig, Check>> = {
   },
   proxyHeaderTimeout: count,
   proxyHeaderMaxBytes: count,
+  // TWSocket options for every client (docs/hardening.md); the server checks each key and value.
+  clientDefaults: (value, where, key) => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      fail(where, `option ${key} must be an object of TWSocket options such as { "idleTimeout": 60000 }, got ${show(value)}`);
+    }
+    return value;
+  },
   shutdownTimeout: milliseconds,
   shutdownNotice: string,
   listenPolicy: (value, where, key) => {

@@ -9,13 +9,14 @@ test('no arguments: the demo, nothing overridden', () => {
     addr: undefined,
     client: undefined,
     quiet: false,
+    check: false,
     status: false,
   });
 });
 
 test('every option, --require repeated in order, --opt=value and -h forms', () => {
   expect(
-    parseCliArgs(['--config', 'a.json', '--require', './one.js', '--require=two', '--port=0', '--addr', '::1', '--client', 'echo', '--quiet', '-h']),
+    parseCliArgs(['--config', 'a.json', '--require', './one.js', '--require=two', '--port=0', '--addr', '::1', '--client', 'echo', '--quiet', '--check', '-h']),
   ).toEqual({
     help: true,
     config: 'a.json',
@@ -24,6 +25,7 @@ test('every option, --require repeated in order, --opt=value and -h forms', () =
     addr: '::1',
     client: 'echo',
     quiet: true,
+    check: true,
     status: false,
   });
 });

@@ -45,7 +45,7 @@ test('--port and --addr on a host table: consecutive ports from N, every host on
 
 test('config keys are the JSON-friendly TWSocketServer options', () => {
   expect([...CONFIG_KEYS].sort()).toEqual(
-    ['addr', 'admin', 'allow', 'banner', 'bannerTooBusy', 'bannerTooBusyPerIp', 'clientClass', 'deny', 'icsHosts', 'ipv6Only', 'lineEnd',
+    ['addr', 'admin', 'allow', 'banner', 'bannerTooBusy', 'bannerTooBusyPerIp', 'clientClass', 'clientDefaults', 'deny', 'icsHosts', 'ipv6Only', 'lineEnd',
       'listenBacklog', 'listenPolicy', 'maxClients', 'maxClientsPerIp', 'maxConnections', 'maxHandshakes', 'maxHandshakesPerIp',
       'multiListenSockets', 'port', 'proxyHeaderMaxBytes', 'proxyHeaderTimeout', 'proxyProtocol', 'shutdownNotice', 'shutdownTimeout', 'sniMissing', 'sniUnknown',
       'socketFamily', 'sslCertRecheckInterval', 'sslContext', 'sslEnable', 'sslHandshakeTimeout', 'tooBusyCloseTimeout', 'trustedProxies'],
@@ -77,6 +77,9 @@ test('admission keys reach the server, top level, per listener and per host; a b
   );
   const server = new TWSocketServer(await serverOptions(config));
   expect(server.maxConnections).toBe(100);
+  expect(() => new TWSocketServer(validateConfig({ clientDefaults: { idleTimeout: -1 } }, 'f.json') as never)).toThrow(
+    /option clientDefaults.*idleTimeout/,
+  );
   expect(server.listenSockets[1].policy.maxClientsPerIp).toBe(1);
   expect(() => validateConfig({ deny: '10.0.0.1' }, 'f.json')).toThrow('f.json: option deny must be an array of addresses or CIDR blocks, got "10.0.0.1"');
   const bad = validateConfig({ deny: ['10.0.0.0/99'] }, 'f.json');

@@ -24,7 +24,10 @@ test('package.json exports: one entry per subpath, each built from a source file
   expect(entries.map(([key]) => key)).toEqual(['.', './xojo', './totalcross', './air']);
   for (const [key, target] of entries) {
     const name = key === '.' ? 'index' : key.slice(2);
-    expect(target).toEqual({ types: `./dist/${name}.d.ts`, default: `./dist/${name}.js` });
+    expect(target).toEqual({
+      import: { types: `./dist/${name}.d.mts`, default: `./dist/${name}.mjs` },
+      require: { types: `./dist/${name}.d.ts`, default: `./dist/${name}.js` },
+    });
     expect(existsSync(path.join(dir, 'src', `${name}.ts`))).toBe(true);
   }
 });

@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import type { IssuedCertificate } from '@ics-ts/acme';
 import type { Refusal } from './admission/refusals';
 import { INFO, TWSocketClient } from './clients/wsocket-client';
 import type { HandshakeFailure } from './tls/handshake';
@@ -58,6 +59,10 @@ export interface WSocketServerEvents<C extends TWSocketClient> {
   sslHandshakeError: [failure: HandshakeFailure];
   /** recheckSslCerts() (or its timer) swapped in a certificate or failed to. */
   sslCertRecheck: [result: CertRecheck];
+  /** A certAutoOrder host got a new certificate from its CA; new handshakes already use it. */
+  certificateIssued: [hostTag: string, certificate: IssuedCertificate];
+  /** A certAutoOrder host's order failed; its last good certificate stays; the next order runs at retryAt. */
+  certificateOrderFailed: [hostTag: string, error: Error, retry: { failures: number; retryAt: Date }];
 }
 
 type GuardedEvent =
@@ -69,7 +74,9 @@ type GuardedEvent =
   | 'proxyHealthCheck'
   | 'sslHandshakeError'
   | 'sslCertRecheck'
-  | 'changeState';
+  | 'changeState'
+  | 'certificateIssued'
+  | 'certificateOrderFailed';
 
 /**
  * The end of the pipeline: where the stages report what happened, as the

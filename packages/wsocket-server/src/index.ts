@@ -18,7 +18,7 @@ export { PROXY_FAILURE_REASONS } from './admission/proxy-stage';
 export type { ProxyFailureReason } from './admission/proxy-stage';
 export type { AdmissionOptions, ListenerAdmissionOptions } from './options/admission-options';
 export { IcsHost, normalizeHostName } from './hosts/ics-host';
-export type { IcsHostOptions } from './hosts/ics-host';
+export type { HostCertAutoOrder, IcsHostOptions } from './hosts/ics-host';
 export type { HostMatch, SniPolicy } from './hosts/host-table';
 export type { HostReport, HostsValidation } from './hosts/host-report';
 export { TWSocketClient } from './clients/wsocket-client';

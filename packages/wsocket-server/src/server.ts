@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
+import type { IssuedCertificate } from '@ics-ts/acme';
 import { TSslContext } from '@ics-ts/ssl-context';
 import { describe, ICS_ERR, icsError, icsSystemError, icsCodeOf } from '@ics-ts/wsocket';
 import type { WSocketDefaults } from '@ics-ts/wsocket';
@@ -16,6 +17,7 @@ import { ClientClassRef, ClientClassRegistry, ClientConstructor, clientClassRegi
 import { ClientStarter } from './clients/client-starter';
 import { INFO, TWSocketClient } from './clients/wsocket-client';
 import { CertRecheck, ListenFailure, ServerEvents, ServerState, WSocketServerEvents } from './events';
+import { AutoCertificateSink, AutoCertificates } from './hosts/auto-certificates';
 import { HostBinding, SniPolicy } from './hosts/host-table';
 import { HostSet } from './hosts/host-set';
 import type { HostsValidation } from './hosts/host-report';
@@ -90,6 +92,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   private readonly refuser: Refuser;
   private readonly tooBusyStage: TooBusy;
   private readonly handshakes: TlsHandshakes;
+  /** certAutoOrder hosts: their ACME managers and challenge answers. */
+  private readonly autoCerts: AutoCertificates;
   private readonly list: ClientList<C>;
   private readonly gate: AdmissionGate<C>;
 
@@ -158,6 +162,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     const starter = new ClientStarter<C>(this.settings, factory, this.list, this.events);
     const slots = new ClientSlots<C>(this.settings, this.list, this.tooBusyStage, starter);
     this.handshakes = new TlsHandshakes(this.settings, this.refuser, events, slots);
+    this.autoCerts = new AutoCertificates(certificateSink(this));
     this.gate = new AdmissionGate<C>(this.settings, this.refuser, this.events, this.list, this.tooBusyStage, this.handshakes, slots);
 
     const items = options.multiListenSockets ?? [];
@@ -177,6 +182,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
         }
         const plan = this.hostSet.plan(options.icsHosts as IcsHostOptions[]);
         this.hostSet.use(plan.hosts);
+        this.watchChallenges(plan.hosts);
         bindings = plan.bindings;
         this.addr = bindings[0].addr;
         this.port = bindings[0].port;
@@ -316,7 +322,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    * listener (address, port, system code: EADDRINUSE, EACCES...).
    */
   async listen(options: ListenOptions = {}): Promise<void> {
-    await this.whileNotAborted(options.signal, () => this.listenerSet.openAll());
+    await this.whileNotAborted(options.signal, () => this.withCertificates(() => this.listenerSet.openAll()));
     await this.openAdmin();
     this.setState('listening');
   }
@@ -331,7 +337,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    * failures, one per listener that could not listen; an empty list is success.
    */
   async multiListenEx(options: ListenOptions = {}): Promise<ListenFailure[]> {
-    const failures = await this.whileNotAborted(options.signal, () => this.listenerSet.openEach());
+    const failures = await this.whileNotAborted(options.signal, () => this.withCertificates(() => this.listenerSet.openEach()));
     if (this.listenerSet.any) await this.openAdmin();
     if (this.listenerSet.any) this.setState('listening');
     return failures;
@@ -357,10 +363,14 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     return this.listenerSet.statesText();
   }
 
-  /** Stops every listener (ICS MultiClose); connected clients stay connected. */
+  /**
+   * Stops every listener (ICS MultiClose) and the certificate orders (ICS OrderClose); connected clients
+   * stay connected.
+   */
   async close(): Promise<void> {
     this.listenerSet.closeAll();
     this.setState('closed');
+    await this.autoCerts.stop();
   }
 
   /** Stops one listener (-1 the main one); its clients stay connected. */
@@ -481,9 +491,12 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     if (!Array.isArray(table)) throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: icsHosts must be an array of hosts, got ${describe(table)}`);
     if (this.hostSet.hosts.length === 0) throw icsError(Error, ICS_ERR.NO_SUCH_HOST, `${WHERE}: setIcsHosts needs a server made with icsHosts`);
     const { hosts, bindings } = this.hostSet.plan(table as IcsHostOptions[]);
+    const listening = this.currentState === 'listening';
+    // New hosts' certAutoOrder managers (and contexts) before any listener serves them; the old ones stop.
+    if (listening && (this.hasAutoCertificates || hosts.some((host) => host.certManager))) await this.autoCerts.start(hosts);
+    this.watchChallenges(hosts);
     const all = this.listenerSet.all;
     const byKey = new Map(all.filter((l) => l.hosts).map((l) => [l.hosts!.key, l]));
-    const listening = this.currentState === 'listening';
     const opening: Listener[] = [];
     for (const binding of bindings) {
       const existing = byKey.get(binding.key);
@@ -517,6 +530,62 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   async setIcsHostEnabled(hostTag: string, enabled: boolean): Promise<void> {
     this.hostSet.byTag(hostTag);
     return this.setIcsHosts((this.hostSet.currentTable() as IcsHostOptions<C>[]).map((h) => (h.hostTag === hostTag ? { ...h, hostEnabled: enabled } : h)));
+  }
+
+  /**
+   * certAutoOrder (ICS OrderCert): orders the host's certificate now, whatever its expiry; resolves with the
+   * new certificate, already serving new handshakes (connections open keep theirs).
+   */
+  renewCertificate(hostTag: string): Promise<IssuedCertificate> {
+    const manager = this.hostSet.byTag(hostTag).certManager;
+    if (!manager) return Promise.reject(new Error(`${WHERE}: host ${JSON.stringify(hostTag)} has no certAutoOrder`));
+    return manager.renewNow();
+  }
+
+  /** tls-alpn-01 checks answered with a challenge certificate on this server's TLS listeners. */
+  get acmeChallengesAnswered(): number {
+    return this.handshakes.acmeChallengesAnswered;
+  }
+
+  /**
+   * certAutoOrder hosts: their certificate files ready (stored or stand-in) before their listeners open.
+   * Without such hosts listen() awaits nothing first, so it starts opening at once (a close() right after it aborts it).
+   */
+  /** Opens listeners with `open`, after the certAutoOrder hosts' certificates are ready (if the server has any). */
+  private withCertificates<T>(open: () => Promise<T>): Promise<T> {
+    if (!this.hasAutoCertificates) return open();
+    return this.prepareCertificates().then(open);
+  }
+
+  private get hasAutoCertificates(): boolean {
+    return this.hostSet.hosts.some((host) => host.certManager);
+  }
+
+  private async prepareCertificates(): Promise<void> {
+    const closes = this.listenerSet.closeCount;
+    await this.autoCerts.start(this.hostSet.hosts);
+    if (this.listenerSet.closeCount !== closes) throw new Error(`${WHERE}: the server was closed before it was listening`);
+  }
+
+  /** The TLS stage reads ClientHellos first only on servers with a tls-alpn-01 certAutoOrder host. */
+  private watchChallenges(hosts: readonly IcsHost[]): void {
+    const tlsAlpn = hosts.some((host) => host.certManager?.options.challenge === 'tls-alpn-01');
+    this.handshakes.acme = tlsAlpn ? this.autoCerts : undefined;
+  }
+
+  /** @internal A certAutoOrder host has a new certificate in its file: serve it from the next handshake on. */
+  certificateIssued(host: IcsHost, certificate: IssuedCertificate): void {
+    if (!this.hostSet.hosts.includes(host as IcsHost<C>)) return;
+    host.sslContext?.reload(true);
+    for (const listener of this.listenerSet.all) {
+      if (listener.hosts?.hosts.includes(host)) listener.hosts.handshakeContext?.reload(true);
+    }
+    if (this.events.wanted('certificateIssued')) this.events.emit('certificateIssued', host.hostTag, certificate);
+  }
+
+  /** @internal */
+  certificateOrderFailed(host: IcsHost, error: Error, retry: { failures: number; retryAt: Date }): void {
+    if (this.events.wanted('certificateOrderFailed')) this.events.emit('certificateOrderFailed', host.hostTag, error, retry);
   }
 
   private bindingListener(binding: HostBinding, index: number): Listener {
@@ -739,6 +808,10 @@ function checkContainer(parent: unknown): DependencyContainer {
 }
 
 function ignore(): void {}
+
+function certificateSink(server: TWSocketServer): AutoCertificateSink {
+  return server as unknown as AutoCertificateSink;
+}
 
 /** The admin listener, its option errors named like the server's other options. */
 function newAdminServer(target: AdminTarget, options: unknown): AdminServer {

@@ -14,6 +14,15 @@ export interface HostReport {
   bindings: string[];
   /** The certificate, for a TLS host. */
   certificate?: { names: string[]; notAfter: string; daysLeft: number; securityLevel: string };
+  /**
+   * Where the certificate comes from: 'file' (sslCert), 'acme' (certAutoOrder, from the CA), 'stand-in'
+   * (certAutoOrder, self-signed until the first order succeeds), 'none' (certAutoOrder, ordered at listen).
+   */
+  certificateSource?: 'file' | 'acme' | 'stand-in' | 'none';
+  /** certAutoOrder: when the next order runs (ISO time; 'at listen' before the server listens). */
+  nextOrder?: string;
+  /** certAutoOrder: the last failed order's error, while the failures last. */
+  lastOrderError?: string;
   /** What deserves a look: names the certificate does not cover, expiry, names taken by an earlier host. */
   problems: string[];
 }
@@ -23,6 +32,8 @@ export interface HostsValidation {
   /** The report as lines a person reads. */
   text: string;
 }
+
+const DAY_MS = 86_400_000;
 
 function bindingUrl(binding: HostBinding): string {
   const host = net.isIPv6(binding.addr) ? `[${binding.addr}]` : binding.addr;
@@ -73,6 +84,20 @@ export function reportHosts(hosts: readonly IcsHost[], bindings: readonly HostBi
       problems,
     };
     const context = host.sslContext;
+    const manager = host.certManager;
+    if (manager) {
+      const status = manager.status;
+      report.certificateSource = status.source ?? (context ? (context.facts.selfSigned ? 'stand-in' : 'acme') : 'none');
+      const renewAt = context && report.certificateSource === 'acme' ? context.facts.notAfter.getTime() - manager.options.renewDays * DAY_MS : undefined;
+      const next = status.state === 'new' ? (renewAt !== undefined && renewAt > Date.now() ? new Date(renewAt) : undefined) : status.nextOrderAt;
+      report.nextOrder = next ? next.toISOString() : 'at listen';
+      if (status.lastError) {
+        report.lastOrderError = status.lastError;
+        problems.push(`certAutoOrder: ${status.failures} failed order(s), the last: ${status.lastError}`);
+      }
+    } else if (context) {
+      report.certificateSource = 'file';
+    }
     if (context) {
       const facts = context.facts;
       report.certificate = {
@@ -96,6 +121,7 @@ export function reportHosts(hosts: readonly IcsHost[], bindings: readonly HostBi
         const c = r.certificate;
         lines.push(`  certificate: ${c.names.join(', ')}, expires ${c.notAfter.slice(0, 10)} (${c.daysLeft} days), security ${c.securityLevel}`);
       }
+      if (r.nextOrder !== undefined) lines.push(`  certAutoOrder: source ${r.certificateSource}, next order ${r.nextOrder}`);
       for (const problem of r.problems) lines.push(`  problem: ${problem}`);
       return lines.join('\n');
     })

@@ -1,4 +1,5 @@
 import * as net from 'node:net';
+import { AcmeCertManager, AcmeCertOptions } from '@ics-ts/acme';
 import { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
 import { describe, ICS_ERR, icsError, icsCodeOf } from '@ics-ts/wsocket';
 import { ADMISSION_KEYS, AdmissionOptions, resolvePolicy } from '../options/admission-options';
@@ -28,16 +29,28 @@ export interface IcsHostOptions<C extends TWSocketClient = TWSocketClient>
   hostTag?: string;
   /** Free text for a person. */
   descr?: string;
-  /** The identity (file, inline PEM, bundle or PFX); needed with bindSslPort. */
+  /** The identity (file, inline PEM, bundle or PFX); needed with bindSslPort, unless certAutoOrder gets one. */
   sslCert?: string;
+  /**
+   * Order the certificate from an ACME CA and renew it (ICS SslCertAutoOrder): the host's names, all in one
+   * certificate. tls-alpn-01 is answered on this host's own TLS port; http-01 on `httpPort` (default 80) of
+   * bindIpAddr. See docs/hosts.md, Automatic certificates.
+   */
+  certAutoOrder?: HostCertAutoOrder;
   /** Client class for this host's connections (class or registered name). */
   clientClass?: ClientClassRef<C>;
   /** Banner for this host's clients instead of the server's (our addition). */
   banner?: string;
 }
 
+/** certAutoOrder of a host: the AcmeCertManager options less the names (the host's), plus the http-01 port. */
+export interface HostCertAutoOrder extends Omit<AcmeCertOptions, 'names'> {
+  /** Where http-01 is answered (on bindIpAddr). Default 80. */
+  httpPort?: number;
+}
+
 const HOST_KEYS = new Set([
-  'hostNames', 'hostEnabled', 'bindIpAddr', 'bindIpAddr2', 'bindNonPort', 'bindSslPort', 'hostTag', 'descr',
+  'certAutoOrder', 'hostNames', 'hostEnabled', 'bindIpAddr', 'bindIpAddr2', 'bindNonPort', 'bindSslPort', 'hostTag', 'descr',
   'sslCert', 'sslKey', 'sslPassword', 'sslInter', 'sslCA', 'sslSrvSecurity', 'sslCipherList12', 'sslCipherList13',
   'sslVerifyPeer', 'alpnProtocols', 'sessionTimeout', 'sessionTickets', 'refuseExpired', 'expireWarnDays', 'clientClass',
   'banner', ...ADMISSION_KEYS,
@@ -71,7 +84,14 @@ export class IcsHost<C extends TWSocketClient = TWSocketClient> {
   readonly bindIpAddr2: string;
   readonly bindNonPort: number;
   readonly bindSslPort: number;
-  readonly sslContext: TSslContext | undefined;
+  /** The host's TLS context; for a certAutoOrder host without a stored certificate, made at listen. */
+  sslContext: TSslContext | undefined;
+  /** The certificate's ACME manager (certAutoOrder); the server starts it at listen. */
+  readonly certManager: AcmeCertManager | undefined;
+  /** certAutoOrder's http-01 port (0 unless the challenge is http-01). */
+  readonly http01Port: number;
+  /** The TLS options of the host (what its context is made of, less the identity). */
+  readonly contextOptions: Readonly<Partial<SslContextOptions>>;
   readonly clientClass: ClientConstructor<C> | undefined;
   /** This host's banner; the server's when undefined. */
   readonly banner: string | undefined;
@@ -124,14 +144,21 @@ export class IcsHost<C extends TWSocketClient = TWSocketClient> {
       throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: bindNonPort and bindSslPort are both ${nonPort}: one port cannot be plain and TLS`);
     }
     let context: TSslContext | undefined;
+    const contextOptions: Partial<SslContextOptions> = {};
+    for (const key of CONTEXT_KEYS) {
+      if (options[key] !== undefined) (contextOptions as Record<string, unknown>)[key] = options[key];
+    }
+    let manager: AcmeCertManager | undefined;
+    let http01Port = 0;
+    if (options.certAutoOrder !== undefined && enabled) {
+      ({ manager, http01Port } = autoOrder(options.certAutoOrder, normalized, sslPort, at));
+      if (options.sslCert !== undefined) throw new TypeError(`${at}: give sslCert or certAutoOrder, not both (certAutoOrder keeps the certificate in its workDir)`);
+      contextOptions.sslCert = manager.bundleFile;
+    }
     if (sslPort !== 0 && enabled) {
-      if (!options.sslCert) throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: bindSslPort ${sslPort} needs sslCert (the host's certificate)`);
-      const contextOptions: Partial<SslContextOptions> = {};
-      for (const key of CONTEXT_KEYS) {
-        if (options[key] !== undefined) (contextOptions as Record<string, unknown>)[key] = options[key];
-      }
+      if (!contextOptions.sslCert) throw new TypeError(`${at}: bindSslPort ${sslPort} needs sslCert (the host's certificate) or certAutoOrder`);
       try {
-        context = new TSslContext(contextOptions as SslContextOptions);
+        context = manager ? storedContext(contextOptions as SslContextOptions) : new TSslContext(contextOptions as SslContextOptions);
       } catch (error) {
         const message = `${at}: ${(error as Error).message.replace(/^TSslContext: /, '')}`;
         throw error instanceof RangeError
@@ -149,6 +176,9 @@ export class IcsHost<C extends TWSocketClient = TWSocketClient> {
     this.bindNonPort = nonPort;
     this.bindSslPort = sslPort;
     this.sslContext = context;
+    this.certManager = manager;
+    this.http01Port = http01Port;
+    this.contextOptions = contextOptions;
     if (options.banner !== undefined && typeof options.banner !== 'string') {
       throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: banner must be a string, got ${describe(options.banner)}`);
     }
@@ -163,6 +193,33 @@ export class IcsHost<C extends TWSocketClient = TWSocketClient> {
   get displayName(): string {
     const ports = [this.bindNonPort && `${this.bindNonPort}`, this.bindSslPort && `${this.bindSslPort} (TLS)`].filter(Boolean);
     return `${this.hostTag} - ${this.descr || `${this.bindIpAddr}:${ports.join(', ')}`}`;
+  }
+}
+
+/** Validates certAutoOrder (errors name the host and the key) and makes the host's manager. */
+function autoOrder(value: unknown, names: string[], sslPort: number, at: string): { manager: AcmeCertManager; http01Port: number } {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`${at}: certAutoOrder must be an object, got ${describe(value)}`);
+  }
+  const { httpPort, ...acme } = value as HostCertAutoOrder;
+  if ('names' in acme) throw new TypeError(`${at}: certAutoOrder.names: the certificate is for the host's hostNames`);
+  const challenge = acme.challenge ?? 'tls-alpn-01';
+  if (challenge === 'tls-alpn-01' && sslPort === 0) {
+    throw new TypeError(`${at}: certAutoOrder with challenge tls-alpn-01 needs bindSslPort (the CA checks the host's TLS port)`);
+  }
+  const http01Port = challenge === 'http-01' ? port(httpPort ?? 80, `${at}: certAutoOrder.httpPort`) : 0;
+  if (challenge === 'http-01' && http01Port === 0) throw new RangeError(`${at}: certAutoOrder.httpPort must be a port in 1..65535, got 0`);
+  // Its errors name the option inside certAutoOrder: "...icsHosts[0] (web): certAutoOrder: option renewDays must be...".
+  return { manager: new AcmeCertManager({ ...acme, names }, `${at}: certAutoOrder`), http01Port };
+}
+
+/** The certificate a certAutoOrder host stored at its last run, if it still loads; else it is made at listen. */
+function storedContext(options: SslContextOptions): TSslContext | undefined {
+  try {
+    return new TSslContext(options);
+  } catch (error) {
+    if ((error as Error).name === 'IdentityError') return undefined;
+    throw error;
   }
 }
 

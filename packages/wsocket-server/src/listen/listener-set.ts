@@ -20,6 +20,11 @@ export class ListenerSet {
   /** closeAll() calls so far: an add asked for before a close is dropped. */
   private closes = 0;
 
+  /** closeAll() calls so far (a caller that awaited something first can tell a close came meanwhile). */
+  get closeCount(): number {
+    return this.closes;
+  }
+
   constructor(
     listeners: Listener[],
     private readonly where: string,

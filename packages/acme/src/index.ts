@@ -1,0 +1,14 @@
+export { AcmeCertManager, retryDelay } from './cert-manager';
+export type { AcmeCertEvents, AcmeCertSource, AcmeCertState, AcmeCertStatus, IssuedCertificate } from './cert-manager';
+export { ACME_CHALLENGE_TYPES, ACME_DEFAULTS, ACME_KEY_TYPES, MAX_NAMES, checkDnsName, resolveAcmeCertOptions } from './options';
+export type { AcmeCertOptions, AcmeChallengeType, AcmeKeyType, ResolvedAcmeCertOptions } from './options';
+export { ACME_IDENTIFIER_OID, ACME_TLS_ALPN, HTTP01_PREFIX, acmeIdentifierDigest } from './challenges';
+export { MAX_CLIENT_HELLO_BYTES, parseClientHello } from './client-hello';
+export type { ClientHelloResult } from './client-hello';
+export { TlsAlpnResponder } from './tls-alpn-responder';
+export type { TlsAlpnChallengeLookup, TlsAlpnRefusal, TlsAlpnResponderEvents, TlsAlpnResponderOptions } from './tls-alpn-responder';
+export { Http01Responder, MAX_HTTP01_HEAD_BYTES } from './http01-responder';
+export type { Http01Lookup, Http01Outcome, Http01ResponderEvents, Http01ResponderOptions } from './http01-responder';
+export { CertificateCheckError, checkBundle } from './keys';
+export type { CertificateBundle } from './keys';
+export { CertWorkDir, MAX_WORK_FILE_BYTES, WORK_FILES, WorkDirError } from './work-dir';
