@@ -6,13 +6,14 @@ import { ArgumentError, ByteArray, EOFError, IOError } from '../../server-socket
 import { IOException } from '../../server-socket/src/totalcross';
 import { ConfigError, parseConfig } from '../src/config';
 import { UsageError, parseCliArgs } from '../src/cli-args';
+import { CertificateCheckError, WorkDirError } from '../../acme/src';
+import { AcmeNetworkError } from '../../acme/src/acme-transport';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const PACKAGES = path.join(ROOT, 'packages');
 
 /**
  * Classes whose constructor sets a catalog `code` itself: `new` of these needs no helper.
- * (WSocketError takes its code as the first argument, typed as a catalog code.)
  */
 const CODED_CLASSES: Record<string, new (message: string) => Error> = {
   IdentityError,
@@ -22,8 +23,11 @@ const CODED_CLASSES: Record<string, new (message: string) => Error> = {
   IOException,
   ConfigError,
   UsageError,
+  CertificateCheckError,
+  WorkDirError,
 };
-const TYPED_CODE_CLASSES = new Set(['WSocketError']);
+/** WSocketError takes its code as the first argument, typed as a catalog code; AcmeNetworkError sets icsCode. */
+const TYPED_CODE_CLASSES = new Set(['WSocketError', 'AcmeNetworkError']);
 
 /**
  * The only places allowed to create an error without a code, by file and a piece of the line
@@ -107,6 +111,9 @@ describe('every error carries a code from the catalog', () => {
     expect(new IdentityError('x').code).toBe(ICS_ERR.CERTIFICATE);
     expect(new ConfigError('x').code).toBe(ICS_ERR.CLI_CONFIG);
     expect(new UsageError('x').code).toBe(ICS_ERR.CLI_USAGE);
+    const refused = new AcmeNetworkError('https://ca.example/dir', Object.assign(new Error('connect refused'), { code: 'ECONNREFUSED' }));
+    expect([refused.code, refused.icsCode]).toEqual(['ECONNREFUSED', ICS_ERR.ACME_NETWORK]);
+    expect(new AcmeNetworkError('https://ca.example/dir', new Error('no code')).code).toBe(ICS_ERR.ACME_NETWORK);
   });
 
   test('the catalog: unique ICS_ERR_ values, each key its value without the prefix, the four first codes unchanged', () => {

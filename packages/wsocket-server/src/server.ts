@@ -538,7 +538,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    */
   renewCertificate(hostTag: string): Promise<IssuedCertificate> {
     const manager = this.hostSet.byTag(hostTag).certManager;
-    if (!manager) return Promise.reject(new Error(`${WHERE}: host ${JSON.stringify(hostTag)} has no certAutoOrder`));
+    if (!manager) return Promise.reject(icsError(Error, ICS_ERR.ACME_NOT_CONFIGURED, `${WHERE}: host ${JSON.stringify(hostTag)} has no certAutoOrder`));
     return manager.renewNow();
   }
 
@@ -564,7 +564,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   private async prepareCertificates(): Promise<void> {
     const closes = this.listenerSet.closeCount;
     await this.autoCerts.start(this.hostSet.hosts);
-    if (this.listenerSet.closeCount !== closes) throw new Error(`${WHERE}: the server was closed before it was listening`);
+    if (this.listenerSet.closeCount !== closes) throw icsError(Error, ICS_ERR.LISTEN_ABORTED, `${WHERE}: the server was closed before it was listening`);
   }
 
   /** The TLS stage reads ClientHellos first only on servers with a tls-alpn-01 certAutoOrder host. */

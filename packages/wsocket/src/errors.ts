@@ -83,6 +83,24 @@ export const ICS_ERR = {
   /** The negotiated TLS version is below what the host's sslSrvSecurity allows. */
   TLS_PROTOCOL_REFUSED: 'ICS_ERR_TLS_PROTOCOL_REFUSED',
 
+  // ---- ACME (certAutoOrder) ----
+  /** An ACME order failed: the CA refused it, offered no usable challenge, or left it unsettled. */
+  ACME_ORDER_FAILED: 'ICS_ERR_ACME_ORDER_FAILED',
+  /** An ACME order took longer than orderTimeoutMs. */
+  ACME_ORDER_TIMEOUT: 'ICS_ERR_ACME_ORDER_TIMEOUT',
+  /** The certificate manager was stopped while an order was under way. */
+  ACME_STOPPED: 'ICS_ERR_ACME_STOPPED',
+  /** The CA could not be reached (AcmeNetworkError; `code` keeps the system code when there is one). */
+  ACME_NETWORK: 'ICS_ERR_ACME_NETWORK',
+  /** The certificate the CA issued is not what was asked for (CertificateCheckError): it is not installed. */
+  ACME_CERTIFICATE_CHECK: 'ICS_ERR_ACME_CERTIFICATE_CHECK',
+  /** The certAutoOrder workDir cannot be used (WorkDirError). */
+  ACME_WORK_DIR: 'ICS_ERR_ACME_WORK_DIR',
+  /** The installed acme-client version lacks what ics-ts needs. */
+  ACME_CLIENT_UNSUPPORTED: 'ICS_ERR_ACME_CLIENT_UNSUPPORTED',
+  /** renewCertificate() on a host without certAutoOrder. */
+  ACME_NOT_CONFIGURED: 'ICS_ERR_ACME_NOT_CONFIGURED',
+
   // ---- PROXY protocol ----
   /** The PROXY header decoder was used after it finished (a programming error). */
   PROXY_DECODER_FINISHED: 'ICS_ERR_PROXY_DECODER_FINISHED',

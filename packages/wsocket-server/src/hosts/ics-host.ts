@@ -152,11 +152,11 @@ export class IcsHost<C extends TWSocketClient = TWSocketClient> {
     let http01Port = 0;
     if (options.certAutoOrder !== undefined && enabled) {
       ({ manager, http01Port } = autoOrder(options.certAutoOrder, normalized, sslPort, at));
-      if (options.sslCert !== undefined) throw new TypeError(`${at}: give sslCert or certAutoOrder, not both (certAutoOrder keeps the certificate in its workDir)`);
+      if (options.sslCert !== undefined) throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: give sslCert or certAutoOrder, not both (certAutoOrder keeps the certificate in its workDir)`);
       contextOptions.sslCert = manager.bundleFile;
     }
     if (sslPort !== 0 && enabled) {
-      if (!contextOptions.sslCert) throw new TypeError(`${at}: bindSslPort ${sslPort} needs sslCert (the host's certificate) or certAutoOrder`);
+      if (!contextOptions.sslCert) throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: bindSslPort ${sslPort} needs sslCert (the host's certificate) or certAutoOrder`);
       try {
         context = manager ? storedContext(contextOptions as SslContextOptions) : new TSslContext(contextOptions as SslContextOptions);
       } catch (error) {
@@ -199,16 +199,16 @@ export class IcsHost<C extends TWSocketClient = TWSocketClient> {
 /** Validates certAutoOrder (errors name the host and the key) and makes the host's manager. */
 function autoOrder(value: unknown, names: string[], sslPort: number, at: string): { manager: AcmeCertManager; http01Port: number } {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new TypeError(`${at}: certAutoOrder must be an object, got ${describe(value)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: certAutoOrder must be an object, got ${describe(value)}`);
   }
   const { httpPort, ...acme } = value as HostCertAutoOrder;
-  if ('names' in acme) throw new TypeError(`${at}: certAutoOrder.names: the certificate is for the host's hostNames`);
+  if ('names' in acme) throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: certAutoOrder.names: the certificate is for the host's hostNames`);
   const challenge = acme.challenge ?? 'tls-alpn-01';
   if (challenge === 'tls-alpn-01' && sslPort === 0) {
-    throw new TypeError(`${at}: certAutoOrder with challenge tls-alpn-01 needs bindSslPort (the CA checks the host's TLS port)`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: certAutoOrder with challenge tls-alpn-01 needs bindSslPort (the CA checks the host's TLS port)`);
   }
   const http01Port = challenge === 'http-01' ? port(httpPort ?? 80, `${at}: certAutoOrder.httpPort`) : 0;
-  if (challenge === 'http-01' && http01Port === 0) throw new RangeError(`${at}: certAutoOrder.httpPort must be a port in 1..65535, got 0`);
+  if (challenge === 'http-01' && http01Port === 0) throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${at}: certAutoOrder.httpPort must be a port in 1..65535, got 0`);
   // Its errors name the option inside certAutoOrder: "...icsHosts[0] (web): certAutoOrder: option renewDays must be...".
   return { manager: new AcmeCertManager({ ...acme, names }, `${at}: certAutoOrder`), http01Port };
 }
