@@ -1,5 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import * as ts from 'typescript';
+import * as wsocketServer from '@ics-ts/wsocket-server';
 import { ICS_ERR, ICS_ERROR_CODES, WSocketErrorCode } from '@ics-ts/wsocket';
 import { IdentityError } from '@ics-ts/ssl-context';
 import { ArgumentError, ByteArray, EOFError, IOError } from '../../server-socket/src/air';
@@ -160,6 +162,20 @@ describe('docs/errors.md', () => {
         columns: 6,
       });
     }
+  });
+
+  test('its example runs: the bad port is reported through its code', () => {
+    const source = /```ts\n([\s\S]*?)```/.exec(doc)![1];
+    const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
+    const printed: string[] = [];
+    const requireFor = (name: string): unknown => {
+      if (name === '@ics-ts/wsocket-server') return wsocketServer;
+      throw new Error(`the example imports ${name}`);
+    };
+    const console = { error: (...args: unknown[]) => printed.push(args.map(String).join(' ')) };
+    new Function('require', 'exports', 'console', js)(requireFor, {}, console);
+    expect(printed).toHaveLength(1);
+    expect(printed[0]).toContain('70000');
   });
 
   test('the README and getting-started link to it', () => {

@@ -730,7 +730,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   private async whileNotAborted<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
     if (signal === undefined) return work();
     if (!(signal instanceof AbortSignal)) throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: option signal must be an AbortSignal, got ${describe(signal)}`);
-    if (signal.aborted) throw abortError(signal); // the same AbortError as an abort during the listen, with its codes
+    signal.throwIfAborted();
     const onAbort = () => this.listenerSet.closeAll();
     signal.addEventListener('abort', onAbort, { once: true });
     try {

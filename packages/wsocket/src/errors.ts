@@ -72,7 +72,7 @@ export const ICS_ERR = {
   CERTIFICATE: 'ICS_ERR_CERTIFICATE',
   /** The certificate is expired or not yet valid and refuseExpired is set (IdentityError). */
   CERTIFICATE_EXPIRED: 'ICS_ERR_CERTIFICATE_EXPIRED',
-  /** A TLS handshake did not finish within handshakeTimeout ms. */
+  /** A TLS handshake did not finish within sslHandshakeTimeout ms (`code` stays ERR_TLS_HANDSHAKE_TIMEOUT, as Node's). */
   TLS_HANDSHAKE_TIMEOUT: 'ICS_ERR_TLS_HANDSHAKE_TIMEOUT',
   /** The peer closed the connection during the TLS handshake. */
   TLS_HANDSHAKE_CLOSED: 'ICS_ERR_TLS_HANDSHAKE_CLOSED',

@@ -1,6 +1,6 @@
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
-import { unmapIPv4, ICS_ERR, icsError } from '@ics-ts/wsocket';
+import { unmapIPv4, ICS_ERR, icsError, icsSystemError } from '@ics-ts/wsocket';
 import type { TSslContext } from '@ics-ts/ssl-context';
 import type { HostMatch, SniSelector } from '../hosts/host-table';
 import type { Listener } from '../listen/listener';
@@ -173,7 +173,8 @@ function onClose(this: PendingSocket): void {
 }
 
 function timeOut(socket: PendingSocket): void {
-  fail(socket, icsError(Error, ICS_ERR.TLS_HANDSHAKE_TIMEOUT, 'TLS handshake timed out'), 'timeout');
+  // Node's tls.Server names this failure ERR_TLS_HANDSHAKE_TIMEOUT: `code` keeps it, icsCode is the catalog's.
+  fail(socket, icsSystemError(ICS_ERR.TLS_HANDSHAKE_TIMEOUT, 'ERR_TLS_HANDSHAKE_TIMEOUT', 'TLS handshake timed out'), 'timeout');
 }
 
 /** An error event's reason: a reset or a refused server name, else OpenSSL's refusal. */
