@@ -995,7 +995,11 @@ export class TWSocket extends EventEmitter<WSocketEvents> implements LineSink, S
     this.socket?.end();
   }
 
-  /** @internal */
+  /**
+   * The socket closed: deliver the unfinished line, onSessionClosed. Called by
+   * the socket's 'close' listener; not for application code. Public (not
+   * stripped from the typings) because a server's client class extends it.
+   */
   handleSocketClose(hadError: boolean): void {
     connectionSweep.unwatch(this);
     const held = this.held;
