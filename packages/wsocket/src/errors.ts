@@ -132,7 +132,8 @@ export type IcsError<E extends Error = Error> = E & { code: IcsErrorCode };
 /** An error that reports a system failure: `code` is the system code, `icsCode` the catalog's. */
 export type IcsSystemError = NodeJS.ErrnoException & { icsCode: IcsErrorCode };
 
-type ErrorClass<E extends Error> = new (message: string, options?: ErrorOptions) => E;
+/** A class of errors: Error, TypeError, RangeError or a subclass. */
+export type ErrorClass<E extends Error> = new (message: string, options?: ErrorOptions) => E;
 
 /** `new cls(message, options)` with `code` set: the class users catch stays, the code is added. */
 export function icsError<E extends Error>(cls: ErrorClass<E>, code: IcsErrorCode, message: string, options?: ErrorOptions): IcsError<E> {
