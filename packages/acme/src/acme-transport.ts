@@ -1,6 +1,7 @@
 import type * as acme from 'acme-client';
 import { acmeLibrary } from './acme-library';
 import { Agent } from 'node:https';
+import { ICS_ERR, icsError, type IcsErrorCode } from '@ics-ts/wsocket';
 
 /** The largest answer we read from a CA: a certificate chain is a few KB, a directory less. */
 export const MAX_ACME_RESPONSE_BYTES = 256 * 1024;
@@ -36,10 +37,12 @@ function httpAdapter(): HttpAdapter {
  */
 export class AcmeNetworkError extends Error {
   override readonly name = 'AcmeNetworkError';
-  readonly code: string | undefined;
+  /** The system code (ECONNREFUSED...) when there is one, else ICS_ERR_ACME_NETWORK. */
+  readonly code: string;
+  readonly icsCode: IcsErrorCode = ICS_ERR.ACME_NETWORK;
   constructor(url: string, cause: Error & { code?: string }) {
     super(`${url}: ${cause.code ? `${cause.code} ` : ''}${cause.message}`, { cause });
-    this.code = cause.code;
+    this.code = cause.code ?? ICS_ERR.ACME_NETWORK;
   }
 }
 
@@ -71,7 +74,7 @@ export function createAcmeClient(options: AcmeTransportOptions): { client: acme.
   });
   const http = (client as unknown as { http?: AcmeHttpClient }).http;
   if (!http || typeof http.request !== 'function') {
-    throw new Error('acme-client: Client.http.request is missing; this acme-client version is not supported (5.4 is)');
+    throw icsError(Error, ICS_ERR.ACME_CLIENT_UNSUPPORTED, 'acme-client: Client.http.request is missing; this acme-client version is not supported (5.4 is)');
   }
   const agent = new Agent({ ca: options.ca, keepAlive: true, maxSockets: 2 });
   const send = http.request;

@@ -8,6 +8,7 @@ import { PendingChallenges } from './challenges';
 import { CertificateBundle, bundlePem, certificateRequest, checkBundle, keyTypeOf, newPrivateKey, splitBundlePem } from './keys';
 import { AcmeCertOptions, ResolvedAcmeCertOptions, resolveAcmeCertOptions } from './options';
 import { CertWorkDir, WORK_FILES } from './work-dir';
+import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 /** A certificate in force: the bundle and the file a TSslContext loads it from. */
 export interface IssuedCertificate extends CertificateBundle {
@@ -132,7 +133,7 @@ export class AcmeCertManager extends EventEmitter<AcmeCertEvents> {
    * bundleFile is ready; the order does not hold it up.
    */
   async start(): Promise<AcmeCertStatus> {
-    if (this.state !== 'new') throw new Error(`AcmeCertManager: start() called when ${this.state}`);
+    if (this.state !== 'new') throw icsError(Error, ICS_ERR.INVALID_STATE, `AcmeCertManager: start() called when ${this.state}`);
     this.state = 'waiting';
     await this.workDir.ensure();
     this.saved = await this.loadState();
@@ -148,7 +149,7 @@ export class AcmeCertManager extends EventEmitter<AcmeCertEvents> {
   /** Orders now, whatever the expiry (a forced renewal); joins an order already running. */
   renewNow(): Promise<IssuedCertificate> {
     if (this.state === 'new' || this.state === 'stopped') {
-      return Promise.reject(new Error(`AcmeCertManager: renewNow() needs start() first (state ${this.state})`));
+      return Promise.reject(icsError(Error, ICS_ERR.INVALID_STATE, `AcmeCertManager: renewNow() needs start() first (state ${this.state})`));
     }
     return this.runOrder();
   }
@@ -158,7 +159,7 @@ export class AcmeCertManager extends EventEmitter<AcmeCertEvents> {
     this.state = 'stopped';
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.abort?.abort(new Error('AcmeCertManager stopped'));
+    this.abort?.abort(icsError(Error, ICS_ERR.ACME_STOPPED, 'AcmeCertManager stopped'));
     await this.running?.catch(() => undefined);
   }
 
@@ -222,7 +223,7 @@ export class AcmeCertManager extends EventEmitter<AcmeCertEvents> {
   }
 
   private async failed(err: unknown): Promise<never> {
-    const error = err instanceof Error ? err : new Error(String(err));
+    const error = err instanceof Error ? err : icsError(Error, ICS_ERR.ACME_ORDER_FAILED, String(err));
     if (this.state === 'stopped') throw error;
     const failures = this.saved.failures + 1;
     const retryAt = new Date(Date.now() + retryDelay(failures, this.options.retryMinMs, this.options.retryMaxMs));
@@ -276,7 +277,7 @@ export class AcmeCertManager extends EventEmitter<AcmeCertEvents> {
   private async order(): Promise<CertificateBundle> {
     const abort = new AbortController();
     this.abort = abort;
-    const deadline = setTimeout(() => abort.abort(new Error(`the order took longer than orderTimeoutMs (${this.options.orderTimeoutMs} ms)`)), this.options.orderTimeoutMs);
+    const deadline = setTimeout(() => abort.abort(icsError(Error, ICS_ERR.ACME_ORDER_TIMEOUT, `the order took longer than orderTimeoutMs (${this.options.orderTimeoutMs} ms)`)), this.options.orderTimeoutMs);
     deadline.unref();
     const clients: { close(): void }[] = [];
     try {
@@ -348,10 +349,10 @@ export class AcmeCertManager extends EventEmitter<AcmeCertEvents> {
     let alpnKey: string | undefined;
     for (const authz of authorizations) {
       if (authz.status === 'valid') continue; // the CA still trusts an earlier validation
-      if (authz.status !== 'pending') throw new Error(`the authorization for ${authz.identifier.value} is ${authz.status}`);
+      if (authz.status !== 'pending') throw icsError(Error, ICS_ERR.ACME_ORDER_FAILED, `the authorization for ${authz.identifier.value} is ${authz.status}`);
       const challenge = authz.challenges.find((c) => c.type === o.challenge);
       if (!challenge) {
-        throw new Error(`the CA offers no ${o.challenge} challenge for ${authz.identifier.value} (it offers ${authz.challenges.map((c) => c.type).join(', ')})`);
+        throw icsError(Error, ICS_ERR.ACME_ORDER_FAILED, `the CA offers no ${o.challenge} challenge for ${authz.identifier.value} (it offers ${authz.challenges.map((c) => c.type).join(', ')})`);
       }
       const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
       if (o.challenge === 'http-01') {
@@ -366,13 +367,13 @@ export class AcmeCertManager extends EventEmitter<AcmeCertEvents> {
       await client.completeChallenge(authz.challenges.find((c) => c.type === o.challenge)!);
     }
     order = await poll(() => client.getOrder(order), (next) => next.status !== 'pending', signal);
-    if (order.status !== 'ready') throw new Error(await invalidReason(client, order));
+    if (order.status !== 'ready') throw icsError(Error, ICS_ERR.ACME_ORDER_FAILED, await invalidReason(client, order));
     this.challenges.clear();
 
     const keyPem = await newPrivateKey(o.keyType);
     order = await client.finalizeOrder(order, await certificateRequest(o.names, keyPem));
     order = await poll(() => client.getOrder(order), (next) => next.status !== 'processing' && next.status !== 'ready', signal, order);
-    if (order.status !== 'valid') throw new Error(`the CA did not issue the certificate: the order is ${order.status}`);
+    if (order.status !== 'valid') throw icsError(Error, ICS_ERR.ACME_ORDER_FAILED, `the CA did not issue the certificate: the order is ${order.status}`);
     const chain = await client.getCertificate(order);
     return checkBundle(keyPem, chain, o.names);
   }
@@ -395,7 +396,7 @@ async function poll<T>(fetch: () => Promise<T>, settled: (value: T) => boolean, 
   let value = first ?? (await fetch());
   let wait = 200;
   for (let polls = 0; !settled(value); polls++) {
-    if (polls >= MAX_POLLS) throw new Error(`the CA left the order unsettled after ${MAX_POLLS} polls`);
+    if (polls >= MAX_POLLS) throw icsError(Error, ICS_ERR.ACME_ORDER_FAILED, `the CA left the order unsettled after ${MAX_POLLS} polls`);
     await delay(wait, undefined, { signal });
     wait = Math.min(wait * 2, 5000);
     value = await fetch();

@@ -2,6 +2,7 @@ import type * as acme from 'acme-client';
 import { acmeLibrary } from './acme-library';
 import { createHash } from 'node:crypto';
 import * as tls from 'node:tls';
+import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 /** RFC 8737: the ALPN protocol a CA offers when it checks a tls-alpn-01 challenge. */
 export const ACME_TLS_ALPN = 'acme-tls/1';
@@ -38,7 +39,7 @@ export class PendingChallenges {
   }
 
   addHttp01(token: string, keyAuthorization: string): void {
-    if (!TOKEN.test(token)) throw new Error(`the CA sent an http-01 token that is not base64url: ${JSON.stringify(token.slice(0, 40))}`);
+    if (!TOKEN.test(token)) throw icsError(Error, ICS_ERR.ACME_ORDER_FAILED, `the CA sent an http-01 token that is not base64url: ${JSON.stringify(token.slice(0, 40))}`);
     this.http01.set(token, keyAuthorization);
   }
 

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
+import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 /** Finds the key authorization for a request path: `manager.http01Response`, or several managers'. */
 export type Http01Lookup = (path: string) => string | undefined;
@@ -98,8 +99,8 @@ export class Http01Responder extends EventEmitter<Http01ResponderEvents> {
 }
 
 function checkPositive(value: unknown, option: string): number {
-  if (typeof value !== 'number') throw new TypeError(`Http01Responder: option ${option} must be a number, got ${JSON.stringify(value)}`);
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(`Http01Responder: option ${option} must be an integer >= 1, got ${value}`);
+  if (typeof value !== 'number') throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `Http01Responder: option ${option} must be a number, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(value) || value < 1) throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `Http01Responder: option ${option} must be an integer >= 1, got ${value}`);
   return value;
 }
 

@@ -2,6 +2,7 @@ import { acmeLibrary } from './acme-library';
 import { X509Certificate, createPrivateKey, generateKeyPair } from 'node:crypto';
 import { subjectAltNames } from '@ics-ts/ssl-context';
 import type { AcmeKeyType } from './options';
+import { ICS_ERR, type IcsErrorCode } from '@ics-ts/wsocket';
 
 /** A new private key as PKCS#8 PEM, generated off the event loop (RSA 3072 takes about a second). */
 export async function newPrivateKey(keyType: AcmeKeyType): Promise<string> {
@@ -53,6 +54,7 @@ export interface CertificateBundle {
 
 export class CertificateCheckError extends Error {
   override readonly name = 'CertificateCheckError';
+  readonly code: IcsErrorCode = ICS_ERR.ACME_CERTIFICATE_CHECK;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 /** The certificate key: ECDSA P-256 (the default: small, fast), or RSA for old clients. ICS CertPKeyType. */
 export type AcmeKeyType = 'ecdsa-p256' | 'rsa-2048' | 'rsa-3072';
@@ -92,13 +93,13 @@ function describe(value: unknown): string {
 }
 
 function typeError(where: string, message: string): never {
-  throw new TypeError(`${where}: ${message}`);
+  throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: ${message}`);
 }
 
 function checkInteger(value: unknown, where: string, option: string, min: number, max: number): number {
   if (typeof value !== 'number') typeError(where, `option ${option} must be a number, got ${describe(value)}`);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${where}: option ${option} must be an integer from ${min} to ${max}, got ${describe(value)}`);
+    throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${where}: option ${option} must be an integer from ${min} to ${max}, got ${describe(value)}`);
   }
   return value;
 }
@@ -121,7 +122,7 @@ function checkContact(value: unknown, where: string): string[] {
   if (value === undefined) return [];
   const list = Array.isArray(value) ? value : [value];
   if (list.length > MAX_CONTACTS) {
-    throw new RangeError(`${where}: option contact holds ${list.length} entries, at most ${MAX_CONTACTS}`);
+    throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${where}: option contact holds ${list.length} entries, at most ${MAX_CONTACTS}`);
   }
   return list.map((entry: unknown, i) => {
     const option = Array.isArray(value) ? `contact[${i}]` : 'contact';
@@ -155,7 +156,7 @@ function readCaBundle(value: unknown, where: string): string | undefined {
     try {
       text = readFileSync(value, 'latin1');
     } catch (err) {
-      throw new TypeError(`${where}: option caBundle: cannot read ${describe(value)} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option caBundle: cannot read ${describe(value)} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
     }
   }
   if (!text.includes('-----BEGIN CERTIFICATE-----')) typeError(where, `option caBundle ${describe(value)} holds no PEM certificate`);
@@ -171,7 +172,7 @@ export function resolveAcmeCertOptions(options: AcmeCertOptions, where = WHERE):
   const o = options as unknown as Record<string, unknown>;
   const directory = checkDirectory(o.directory, where);
   if (!Array.isArray(o.names) || o.names.length === 0) typeError(where, `option names must be a non-empty array of DNS names, got ${describe(o.names)}`);
-  if (o.names.length > MAX_NAMES) throw new RangeError(`${where}: option names holds ${o.names.length} names, at most ${MAX_NAMES} fit in one certificate`);
+  if (o.names.length > MAX_NAMES) throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${where}: option names holds ${o.names.length} names, at most ${MAX_NAMES} fit in one certificate`);
   const names = o.names.map((name, i) => checkDnsName(name, where, `names[${i}]`));
   const duplicate = names.find((name, i) => names.indexOf(name) !== i);
   if (duplicate !== undefined) typeError(where, `option names lists ${describe(duplicate)} twice`);
@@ -187,7 +188,7 @@ export function resolveAcmeCertOptions(options: AcmeCertOptions, where = WHERE):
   const retryMinMs = checkInteger(o.retryMinMs ?? ACME_DEFAULTS.retryMinMs, where, 'retryMinMs', 1, MAX_DELAY_MS);
   const retryMaxMs = checkInteger(o.retryMaxMs ?? ACME_DEFAULTS.retryMaxMs, where, 'retryMaxMs', 1, MAX_DELAY_MS);
   if (retryMaxMs < retryMinMs) {
-    throw new RangeError(`${where}: option retryMaxMs (${retryMaxMs}) must be at least retryMinMs (${retryMinMs})`);
+    throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${where}: option retryMaxMs (${retryMaxMs}) must be at least retryMinMs (${retryMinMs})`);
   }
   return {
     directory,

@@ -3,6 +3,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { ACME_TLS_ALPN } from './challenges';
 import { MAX_CLIENT_HELLO_BYTES, parseClientHello } from './client-hello';
+import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 /** Finds the acme-tls/1 context for a server name: `manager.challengeContextFor`, or several managers'. */
 export type TlsAlpnChallengeLookup = (serverName: string) => tls.SecureContext | undefined;
@@ -95,8 +96,8 @@ export class TlsAlpnResponder extends EventEmitter<TlsAlpnResponderEvents> {
 }
 
 function checkPositive(value: unknown, option: string): number {
-  if (typeof value !== 'number') throw new TypeError(`TlsAlpnResponder: option ${option} must be a number, got ${JSON.stringify(value)}`);
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(`TlsAlpnResponder: option ${option} must be an integer >= 1, got ${value}`);
+  if (typeof value !== 'number') throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `TlsAlpnResponder: option ${option} must be a number, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(value) || value < 1) throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `TlsAlpnResponder: option ${option} must be an integer >= 1, got ${value}`);
   return value;
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs, constants } from 'node:fs';
 import { join } from 'node:path';
+import { ICS_ERR, type IcsErrorCode } from '@ics-ts/wsocket';
 
 /**
  * The work directory of one host's certificate (ICS CertDirWork). It holds private keys, so the
@@ -24,6 +25,7 @@ export const MAX_WORK_FILE_BYTES = 1 << 20;
 
 export class WorkDirError extends Error {
   override readonly name = 'WorkDirError';
+  readonly code: IcsErrorCode = ICS_ERR.ACME_WORK_DIR;
 }
 
 export class CertWorkDir {

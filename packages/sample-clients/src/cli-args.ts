@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { EXAMPLE_NAMES, ExampleName } from '@ics-ts/server-socket';
+import { ICS_ERR, type IcsErrorCode } from '@ics-ts/wsocket';
 
 /** The command line of `ics-ts-server`, parsed but not yet checked against a config. */
 export interface CliArgs {
@@ -29,6 +30,7 @@ export interface CliArgs {
 /** A bad command line: exit code 2, with the message and a pointer to --help. */
 export class UsageError extends Error {
   override name = 'UsageError';
+  readonly code: IcsErrorCode = ICS_ERR.CLI_USAGE;
 }
 
 export const HELP_TEXT = `Usage: ics-ts-server [options]

@@ -16,6 +16,7 @@ import { CliArgs, HELP_TEXT, UsageError, parseCliArgs } from './cli-args';
 import { ConfigError, ServerConfig, applyOverrides, baseConfig, serverOptions } from './config';
 import { RateLimitedLog } from './rate-limited-log';
 import { formatStatus, statsLine } from './status-report';
+import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 import './index'; // registers echo, chat, daytime, command
 
 export interface CliIO {
@@ -200,7 +201,7 @@ async function printStatus(config: ServerConfig, where: string, io: CliIO): Prom
       headers: admin.token ? { authorization: `Bearer ${admin.token}` } : {},
       signal: AbortSignal.timeout(5000),
     });
-    if (!response.ok) throw new Error(`HTTP ${response.status} ${(await response.text()).trim()}`);
+    if (!response.ok) throw icsError(Error, ICS_ERR.CLI_STATUS_REQUEST, `HTTP ${response.status} ${(await response.text()).trim()}`);
     stats = (await response.json()) as ServerStats;
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { createDevCertificate } from '@ics-ts/ssl-context';
-import { describe } from '@ics-ts/wsocket';
+import { describe, ICS_ERR, type IcsErrorCode } from '@ics-ts/wsocket';
 import { resolvePort } from '@ics-ts/wsocket-server';
 import type { AdminOptions, IcsHostOptions, MultiListenItem, SniPolicy, SocketFamily, WSocketServerOptions } from '@ics-ts/wsocket-server';
 import type { SslContextOptions } from '@ics-ts/ssl-context';
@@ -75,6 +75,7 @@ export type ConfigSslContext = Partial<SslContextOptions> & { devCertificate?: s
 /** A bad config or override: exit code 2. The message names the source and the key. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  readonly code: IcsErrorCode = ICS_ERR.CLI_CONFIG;
 }
 
 /** The demo `pnpm start` runs: the chat sample on loopback. */

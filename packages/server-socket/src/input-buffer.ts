@@ -1,4 +1,5 @@
 import type * as net from 'node:net';
+import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 /** Bytes held for a reader before the socket stops reading, unless a facade is told otherwise: 1 MiB. */
 export const DEFAULT_MAX_BUFFERED = 1024 * 1024;
@@ -78,7 +79,7 @@ export class InputBuffer {
 /** A buffer limit option: an integer >= 1. */
 export function checkBufferLimit(value: unknown, where: string, option: string): number {
   if (!Number.isInteger(value) || (value as number) < 1) {
-    throw new RangeError(`${where}: option ${option} must be an integer >= 1 (bytes), got ${String(value)}`);
+    throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${where}: option ${option} must be an integer >= 1 (bytes), got ${String(value)}`);
   }
   return value as number;
 }

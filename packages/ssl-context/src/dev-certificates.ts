@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { normalizeHostName, subjectAltNames } from './cert-facts';
+import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 /**
  * Development certificates, so a demo or a test needs no files: ECDSA P-256
@@ -82,8 +83,8 @@ function dnQuote(name: string): string {
 
 /** A local development CA (self-signed, may sign certificates). */
 export async function createDevCA(name = 'ics-ts development CA', days = 365): Promise<DevIdentity> {
-  if (typeof name !== 'string' || name === '') throw new TypeError(`createDevCA: name must be a non-empty string, got ${JSON.stringify(name)}`);
-  if (!Number.isInteger(days) || days < 1) throw new RangeError(`createDevCA: days must be an integer >= 1, got ${days}`);
+  if (typeof name !== 'string' || name === '') throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `createDevCA: name must be a non-empty string, got ${JSON.stringify(name)}`);
+  if (!Number.isInteger(days) || days < 1) throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `createDevCA: days must be an integer >= 1, got ${days}`);
   provider();
   const keys = await newKeys();
   const now = Date.now();
@@ -107,14 +108,14 @@ export async function createDevCA(name = 'ics-ts development CA', days = 365): P
 export async function createDevCertificate(options: DevCertificateOptions): Promise<DevIdentity> {
   const { names } = options;
   if (!Array.isArray(names) || names.length === 0 || names.some((n) => !isHostName(n))) {
-    throw new TypeError(
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION,
       `createDevCertificate: option names must be a non-empty array of host names or IP addresses, got ${JSON.stringify(names)}`,
     );
   }
   const days = options.days ?? 90;
-  if (!Number.isInteger(days) || days < 1) throw new RangeError(`createDevCertificate: option days must be an integer >= 1, got ${days}`);
+  if (!Number.isInteger(days) || days < 1) throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `createDevCertificate: option days must be an integer >= 1, got ${days}`);
   if (options.notBefore !== undefined && (!(options.notBefore instanceof Date) || Number.isNaN(options.notBefore.getTime()))) {
-    throw new TypeError(`createDevCertificate: option notBefore must be a valid Date, got ${String(options.notBefore)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `createDevCertificate: option notBefore must be a valid Date, got ${String(options.notBefore)}`);
   }
   if (options.cacheDir) {
     const cached = readCached(options.cacheDir, names, options.ca);

@@ -1,5 +1,6 @@
 import { createHash, createPrivateKey, KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import { ICS_ERR, type IcsErrorCode } from '@ics-ts/wsocket';
 import { extname } from 'node:path';
 import * as tls from 'node:tls';
 
@@ -40,10 +41,13 @@ const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/g;
 const KEY_LABELS = new Set(['PRIVATE KEY', 'ENCRYPTED PRIVATE KEY', 'EC PRIVATE KEY', 'RSA PRIVATE KEY']);
 const PEM_EXTENSIONS = new Set(['.pem', '.crt', '.cer', '.der', '.key', '.0', '.1', '.2', '.3', '.4', '.5', '.6', '.7', '.8', '.9']);
 
+/** A certificate, key or CA that cannot be used; `code` ICS_ERR_CERTIFICATE, or ICS_ERR_CERTIFICATE_EXPIRED. */
 export class IdentityError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly code: IcsErrorCode;
+  constructor(message: string, options?: { cause?: unknown; code?: IcsErrorCode }) {
     super(message, options);
     this.name = 'IdentityError';
+    this.code = options?.code ?? ICS_ERR.CERTIFICATE;
   }
 }
 

@@ -11,6 +11,7 @@ import {
   isSslSrvSecurity,
   securityProfile,
 } from './security-levels';
+import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 /** ICS SslCliCertMethod: none, optional ('request'), require. */
 export type SslVerifyPeer = 'none' | 'request' | 'require';
@@ -167,7 +168,7 @@ export class TSslContext extends EventEmitter<SslContextEvents> {
     try {
       built = this.build();
     } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
+      const error = err instanceof Error ? err : icsError(Error, ICS_ERR.CERTIFICATE, String(err));
       this.emit('reloadError', error);
       return { changed: false, error };
     }
@@ -242,7 +243,7 @@ export class TSslContext extends EventEmitter<SslContextEvents> {
       return new IdentityError(`${where}: a certificate of the chain is signed with a digest too weak for ${needs}`, { cause: err });
     }
     if (code === 'ERR_SSL_NO_CIPHER_MATCH' && (o.sslCipherList12 || o.sslCipherList13)) {
-      return new TypeError(
+      return icsError(TypeError, ICS_ERR.INVALID_OPTION,
         `${WHERE}: option sslCipherList12/sslCipherList13 names no cipher OpenSSL can use ` +
           `(sslCipherList12 ${JSON.stringify(o.sslCipherList12)}, sslCipherList13 ${JSON.stringify(o.sslCipherList13)})`,
       );
@@ -258,7 +259,7 @@ export class TSslContext extends EventEmitter<SslContextEvents> {
     if (facts.notAfter.getTime() < now) problem = `${where}: certificate expired on ${facts.notAfter.toISOString()}`;
     else if (facts.notBefore.getTime() > now) problem = `${where}: certificate not valid before ${facts.notBefore.toISOString()}`;
     if (problem) {
-      if (this.options.refuseExpired) throw new IdentityError(problem);
+      if (this.options.refuseExpired) throw new IdentityError(problem, { code: ICS_ERR.CERTIFICATE_EXPIRED });
       warnings.push(problem);
     } else if (facts.daysLeft < (this.options.expireWarnDays ?? 30)) {
       warnings.push(`${where}: certificate expires in ${facts.daysLeft} days (${facts.notAfter.toISOString()})`);
@@ -269,47 +270,47 @@ export class TSslContext extends EventEmitter<SslContextEvents> {
 
 /** Type and range checks; the message names the option and the value. */
 export function validateSslContextOptions(options: SslContextOptions, where = WHERE): void {
-  if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options must be an object`);
+  if (options === null || typeof options !== 'object') throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: options must be an object`);
   for (const key of Object.keys(options)) {
-    if (!KNOWN_KEYS.has(key)) throw new TypeError(`${where}: unknown option ${JSON.stringify(key)}`);
+    if (!KNOWN_KEYS.has(key)) throw icsError(TypeError, ICS_ERR.UNKNOWN_OPTION, `${where}: unknown option ${JSON.stringify(key)}`);
   }
   if (typeof options.sslCert !== 'string' || options.sslCert === '') {
-    throw new TypeError(`${where}: option sslCert must be a file name or PEM text, got ${JSON.stringify(options.sslCert)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option sslCert must be a file name or PEM text, got ${JSON.stringify(options.sslCert)}`);
   }
   for (const key of ['sslKey', 'sslPassword', 'sslInter', 'sslCA', 'sslCipherList12', 'sslCipherList13'] as const) {
     const value = options[key];
     if (value !== undefined && typeof value !== 'string') {
-      throw new TypeError(`${where}: option ${key} must be a string, got ${JSON.stringify(value)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option ${key} must be a string, got ${JSON.stringify(value)}`);
     }
   }
   if (options.sslSrvSecurity !== undefined && !isSslSrvSecurity(options.sslSrvSecurity)) {
-    throw new TypeError(
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION,
       `${where}: option sslSrvSecurity must be one of ${SSL_SRV_SECURITY_LEVELS.join(', ')}, got ${JSON.stringify(options.sslSrvSecurity)}`,
     );
   }
   const verify = options.sslVerifyPeer;
   if (verify !== undefined && verify !== 'none' && verify !== 'request' && verify !== 'require') {
-    throw new TypeError(`${where}: option sslVerifyPeer must be 'none', 'request' or 'require', got ${JSON.stringify(verify)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option sslVerifyPeer must be 'none', 'request' or 'require', got ${JSON.stringify(verify)}`);
   }
   if (verify !== undefined && verify !== 'none' && !options.sslCA) {
-    throw new TypeError(`${where}: option sslVerifyPeer ${JSON.stringify(verify)} needs sslCA (the CAs client certificates are checked against)`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option sslVerifyPeer ${JSON.stringify(verify)} needs sslCA (the CAs client certificates are checked against)`);
   }
   const alpn = options.alpnProtocols;
   if (alpn !== undefined && (!Array.isArray(alpn) || alpn.some((p) => typeof p !== 'string' || p === '' || p.length > 255))) {
-    throw new TypeError(`${where}: option alpnProtocols must be an array of non-empty strings, got ${JSON.stringify(alpn)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option alpnProtocols must be an array of non-empty strings, got ${JSON.stringify(alpn)}`);
   }
   for (const key of ['sessionTimeout', 'expireWarnDays'] as const) {
     const value = options[key];
     if (value === undefined) continue;
-    if (typeof value !== 'number') throw new TypeError(`${where}: option ${key} must be a number, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number') throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option ${key} must be a number, got ${JSON.stringify(value)}`);
     if (!Number.isInteger(value) || value < 0 || value > INT32_MAX) {
-      throw new RangeError(`${where}: option ${key} must be an integer from 0 to ${INT32_MAX}, got ${String(value)}`);
+      throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${where}: option ${key} must be an integer from 0 to ${INT32_MAX}, got ${String(value)}`);
     }
   }
   for (const key of ['sessionTickets', 'refuseExpired'] as const) {
     const value = options[key];
     if (value !== undefined && typeof value !== 'boolean') {
-      throw new TypeError(`${where}: option ${key} must be a boolean, got ${JSON.stringify(value)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option ${key} must be a boolean, got ${JSON.stringify(value)}`);
     }
   }
 }

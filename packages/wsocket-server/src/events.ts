@@ -3,6 +3,7 @@ import type { IssuedCertificate } from '@ics-ts/acme';
 import type { Refusal } from './admission/refusals';
 import { INFO, TWSocketClient } from './clients/wsocket-client';
 import type { HandshakeFailure } from './tls/handshake';
+import { ICS_ERR, icsSystemError } from '@ics-ts/wsocket';
 
 export type ServerState = 'closed' | 'listening';
 
@@ -108,8 +109,7 @@ export class ServerEvents<C extends TWSocketClient> {
 
   /** A listener's run-time failure, named after it; a process warning when nobody listens. */
   listenerError(url: string, error: Error): void {
-    const named = new Error(`listener ${url}: ${error.message}`, { cause: error });
-    (named as NodeJS.ErrnoException).code = (error as NodeJS.ErrnoException).code;
+    const named = icsSystemError(ICS_ERR.LISTENER_FAILED, (error as NodeJS.ErrnoException).code, `listener ${url}: ${error.message}`, { cause: error });
     if (this.emitter.listenerCount('error') > 0) this.emitter.emit('error', named);
     else process.emitWarning(named.message, 'TWSocketServerWarning');
   }

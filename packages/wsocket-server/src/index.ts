@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 
 export { TWSocketServer } from './server';
+export { ICS_ERR, ICS_ERROR_CODES, WSocketError, WSocketErrorCode } from '@ics-ts/wsocket';
+export type { IcsError, IcsErrorCode, IcsSystemError } from '@ics-ts/wsocket';
 export type { ListenOptions, ShutdownOptions, ShutdownResult } from './server';
 export type { CertRecheck, ListenFailure, ProxyHealthCheck, ServerState, TooBusyInfo, WSocketServerEvents } from './events';
 export { REFUSAL_REASONS } from './admission/refusals';

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import type { IssuedCertificate } from '@ics-ts/acme';
 import { TSslContext } from '@ics-ts/ssl-context';
-import { describe } from '@ics-ts/wsocket';
+import { describe, ICS_ERR, icsError, icsSystemError, icsCodeOf } from '@ics-ts/wsocket';
 import type { WSocketDefaults } from '@ics-ts/wsocket';
 import { container as globalContainer, DependencyContainer } from 'tsyringe';
 import { AdmissionGate } from './admission/gate';
@@ -111,7 +111,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   constructor(options: WSocketServerOptions<C> = {}) {
     super();
     if (options === null || typeof options !== 'object') {
-      throw new TypeError(`${WHERE}: options must be an object`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: options must be an object`);
     }
     checkKnownKeys(options, WHERE);
     this.addr = options.addr ?? SERVER_DEFAULTS.addr;
@@ -121,7 +121,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     this.listenBacklog = checkBacklog(options.listenBacklog ?? SERVER_DEFAULTS.listenBacklog, WHERE);
     this.sslEnable = checkBoolean(options.sslEnable ?? SERVER_DEFAULTS.sslEnable, WHERE, 'sslEnable');
     this.sslContext = resolveSslContext(options.sslContext, WHERE, 'sslContext');
-    if (this.sslEnable && !this.sslContext) throw new TypeError(`${WHERE}: option sslEnable needs option sslContext`);
+    if (this.sslEnable && !this.sslContext) throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: option sslEnable needs option sslContext`);
     this.registry = checkRegistry(options.registry ?? clientClassRegistry);
     // Our own child: registrations here never reach the global container.
     this.serverContainer = checkContainer(options.container ?? globalContainer).createChildContainer();
@@ -167,18 +167,18 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
 
     const items = options.multiListenSockets ?? [];
     if (!Array.isArray(items)) {
-      throw new TypeError(`${WHERE}: option multiListenSockets must be an array, got ${describe(items)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: option multiListenSockets must be an array, got ${describe(items)}`);
     }
     const itemListeners = items.map((item, index) => this.itemListener(item, index));
     let bindings: HostBinding[] = [];
     if (options.icsHosts !== undefined) {
       if (!Array.isArray(options.icsHosts)) {
-        throw new TypeError(`${WHERE}: option icsHosts must be an array of hosts, got ${describe(options.icsHosts)}`);
+        throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: option icsHosts must be an array of hosts, got ${describe(options.icsHosts)}`);
       }
       if (options.icsHosts.length > 0) {
         const clash = LISTENER_KEYS.find((key) => options[key] !== undefined);
         if (clash) {
-          throw new TypeError(`${WHERE}: option ${clash} cannot be given with icsHosts: the listeners come from the host table`);
+          throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: option ${clash} cannot be given with icsHosts: the listeners come from the host table`);
         }
         const plan = this.hostSet.plan(options.icsHosts as IcsHostOptions[]);
         this.hostSet.use(plan.hosts);
@@ -382,7 +382,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   /** (Re)opens one listener (-1 the main one). */
   async openListenSocket(index: number): Promise<void> {
     const listener = this.listenerSet.at(index);
-    if (listener.retired) throw new Error(`${WHERE}: listener ${index} (${listener.url}) serves no host any more`);
+    if (listener.retired) throw icsError(Error, ICS_ERR.NO_SUCH_LISTENER, `${WHERE}: listener ${index} (${listener.url}) serves no host any more`);
     await listener.open();
     this.setState('listening');
   }
@@ -488,8 +488,8 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    * No client is disconnected.
    */
   async setIcsHosts(table: IcsHostOptions<C>[]): Promise<void> {
-    if (!Array.isArray(table)) throw new TypeError(`${WHERE}: icsHosts must be an array of hosts, got ${describe(table)}`);
-    if (this.hostSet.hosts.length === 0) throw new Error(`${WHERE}: setIcsHosts needs a server made with icsHosts`);
+    if (!Array.isArray(table)) throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: icsHosts must be an array of hosts, got ${describe(table)}`);
+    if (this.hostSet.hosts.length === 0) throw icsError(Error, ICS_ERR.NO_SUCH_HOST, `${WHERE}: setIcsHosts needs a server made with icsHosts`);
     const { hosts, bindings } = this.hostSet.plan(table as IcsHostOptions[]);
     const listening = this.currentState === 'listening';
     // New hosts' certAutoOrder managers (and contexts) before any listener serves them; the old ones stop.
@@ -538,7 +538,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    */
   renewCertificate(hostTag: string): Promise<IssuedCertificate> {
     const manager = this.hostSet.byTag(hostTag).certManager;
-    if (!manager) return Promise.reject(new Error(`${WHERE}: host ${JSON.stringify(hostTag)} has no certAutoOrder`));
+    if (!manager) return Promise.reject(icsError(Error, ICS_ERR.ACME_NOT_CONFIGURED, `${WHERE}: host ${JSON.stringify(hostTag)} has no certAutoOrder`));
     return manager.renewNow();
   }
 
@@ -564,7 +564,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   private async prepareCertificates(): Promise<void> {
     const closes = this.listenerSet.closeCount;
     await this.autoCerts.start(this.hostSet.hosts);
-    if (this.listenerSet.closeCount !== closes) throw new Error(`${WHERE}: the server was closed before it was listening`);
+    if (this.listenerSet.closeCount !== closes) throw icsError(Error, ICS_ERR.LISTEN_ABORTED, `${WHERE}: the server was closed before it was listening`);
   }
 
   /** The TLS stage reads ClientHellos first only on servers with a tls-alpn-01 certAutoOrder host. */
@@ -656,10 +656,10 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    * the stages, with no allocation per connection.
    */
   stats(request: StatsRequest = {}): ServerStats {
-    if (request === null || typeof request !== 'object') throw new TypeError(`${WHERE}: stats() takes { maxClients }, got ${describe(request)}`);
+    if (request === null || typeof request !== 'object') throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: stats() takes { maxClients }, got ${describe(request)}`);
     const limit = request.maxClients;
     if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0)) {
-      throw new RangeError(`${WHERE}: stats() maxClients must be an integer >= 0, got ${describe(limit)}`);
+      throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${WHERE}: stats() maxClients must be an integer >= 0, got ${describe(limit)}`);
     }
     return collectStats(
       {
@@ -718,9 +718,9 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     } catch (error) {
       this.listenerSet.closeAll();
       const err = error as NodeJS.ErrnoException;
-      const named = new Error(`${WHERE}: admin listener ${this.admin.options.addr}:${this.admin.options.port}: ${err.message}`, { cause: error });
-      (named as NodeJS.ErrnoException).code = err.code;
-      throw named;
+      throw icsSystemError(ICS_ERR.LISTEN_FAILED, err.code, `${WHERE}: admin listener ${this.admin.options.addr}:${this.admin.options.port}: ${err.message}`, {
+        cause: error,
+      });
     }
   }
 
@@ -729,7 +729,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   /** Runs a listen; an abort of `signal` meanwhile closes the listeners and rejects with an AbortError. */
   private async whileNotAborted<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
     if (signal === undefined) return work();
-    if (!(signal instanceof AbortSignal)) throw new TypeError(`${WHERE}: option signal must be an AbortSignal, got ${describe(signal)}`);
+    if (!(signal instanceof AbortSignal)) throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: option signal must be an AbortSignal, got ${describe(signal)}`);
     signal.throwIfAborted();
     const onAbort = () => this.listenerSet.closeAll();
     signal.addEventListener('abort', onAbort, { once: true });
@@ -757,13 +757,13 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     try {
       cls = this.registry.resolve(ref, option);
     } catch (error) {
-      throw new TypeError(`${WHERE}: ${(error as Error).message}`, { cause: error });
+      throw icsError(TypeError, icsCodeOf(error, ICS_ERR.INVALID_CLIENT_CLASS), `${WHERE}: ${(error as Error).message}`, { cause: error });
     }
     if (!isClientClass(cls)) {
-      throw new TypeError(`${WHERE}: option ${option}: ${cls.name || 'the class'} does not extend TWSocketClient`);
+      throw icsError(TypeError, ICS_ERR.INVALID_CLIENT_CLASS, `${WHERE}: option ${option}: ${cls.name || 'the class'} does not extend TWSocketClient`);
     }
     const problem = injectionProblem(cls, this.serverContainer);
-    if (problem) throw new TypeError(`${WHERE}: option ${option}: ${problem}`);
+    if (problem) throw icsError(TypeError, ICS_ERR.NO_INJECTION_METADATA, `${WHERE}: option ${option}: ${problem}`);
     return cls;
   }
 
@@ -794,7 +794,7 @@ function checkRegistry(registry: unknown): ClientClassRegistry {
   // Duck-typed, like the container: a second copy of this package has its own class.
   const candidate = registry as Partial<ClientClassRegistry> | null;
   if (typeof candidate !== 'object' || candidate === null || typeof candidate.resolve !== 'function') {
-    throw new TypeError(`${WHERE}: option registry must be a ClientClassRegistry, got ${describe(registry)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: option registry must be a ClientClassRegistry, got ${describe(registry)}`);
   }
   return candidate as ClientClassRegistry;
 }
@@ -802,7 +802,7 @@ function checkRegistry(registry: unknown): ClientClassRegistry {
 function checkContainer(parent: unknown): DependencyContainer {
   const candidate = parent as Partial<DependencyContainer> | null;
   if (typeof candidate !== 'object' || candidate === null || typeof candidate.createChildContainer !== 'function') {
-    throw new TypeError(`${WHERE}: option container must be a tsyringe DependencyContainer, got ${describe(parent)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: option container must be a tsyringe DependencyContainer, got ${describe(parent)}`);
   }
   return candidate as DependencyContainer;
 }
@@ -818,8 +818,8 @@ function newAdminServer(target: AdminTarget, options: unknown): AdminServer {
   try {
     return new AdminServer(target, options as ConstructorParameters<typeof AdminServer>[1]);
   } catch (error) {
-    if (error instanceof RangeError) throw new RangeError(`${WHERE}: option ${error.message}`);
-    if (error instanceof TypeError) throw new TypeError(`${WHERE}: option ${error.message}`);
+    if (error instanceof RangeError) throw icsError(RangeError, icsCodeOf(error, ICS_ERR.OPTION_OUT_OF_RANGE), `${WHERE}: option ${error.message}`);
+    if (error instanceof TypeError) throw icsError(TypeError, icsCodeOf(error, ICS_ERR.INVALID_OPTION), `${WHERE}: option ${error.message}`);
     throw error;
   }
 }
@@ -857,20 +857,20 @@ export interface ShutdownResult {
 function checkShutdownOptions(options: number | ShutdownOptions): Required<Omit<ShutdownOptions, 'signal' | 'notice'>> & ShutdownOptions {
   if (typeof options === 'number') return { timeout: checkCount(options, WHERE, 'shutdown timeout') };
   if (options === null || typeof options !== 'object') {
-    throw new TypeError(`${WHERE}: shutdown options must be an object or a timeout in ms, got ${describe(options)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: shutdown options must be an object or a timeout in ms, got ${describe(options)}`);
   }
   const timeout = checkCount(options.timeout ?? 5000, WHERE, 'shutdown timeout');
   const notice = options.notice === undefined ? undefined : checkString(options.notice, WHERE, 'shutdown notice');
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-    throw new TypeError(`${WHERE}: shutdown option signal must be an AbortSignal, got ${describe(options.signal)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: shutdown option signal must be an AbortSignal, got ${describe(options.signal)}`);
   }
   return { timeout, notice, signal: options.signal };
 }
 
 function abortError(signal: AbortSignal): Error {
-  const error = new Error(`${WHERE}: listen aborted`, { cause: signal.reason });
+  // Node's AbortError convention: name AbortError, code ABORT_ERR; the catalog code in icsCode.
+  const error = icsSystemError(ICS_ERR.LISTEN_ABORTED, 'ABORT_ERR', `${WHERE}: listen aborted`, { cause: signal.reason });
   error.name = 'AbortError';
-  (error as NodeJS.ErrnoException).code = 'ABORT_ERR';
   return error;
 }
 

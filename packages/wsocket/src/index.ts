@@ -3,7 +3,8 @@ export type { WSocketEvents, SocketAddresses, TimeoutKind, WSocketDefaults } fro
 export { SocketState } from './socket-state';
 export { WSOCKET_DEFAULTS, validateWSocketOptions, describe } from './options';
 export type { WSocketOptions, ReadRateAction } from './options';
-export { WSocketError, WSocketErrorCode } from './errors';
+export { ICS_ERR, ICS_ERROR_CODES, WSocketError, WSocketErrorCode, icsError, icsSystemError, withIcsCode, icsCodeOf } from './errors';
+export type { ErrorClass, IcsError, IcsErrorCode, IcsSystemError } from './errors';
 export { connectionSweep } from './connection-sweep';
 export { SETTING_KEYS as WSOCKET_DEFAULT_KEYS, validateWSocketDefaults } from './settings';
 export type { ConnectionSweep } from './connection-sweep';

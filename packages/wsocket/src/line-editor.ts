@@ -1,3 +1,4 @@
+import { ICS_ERR, icsError } from './errors';
 /**
  * ICS LineEdit for telnet-style clients that send every keystroke: backspace
  * (BS, and DEL as most terminals send it) erases the previous character of the
@@ -36,7 +37,7 @@ export class LineEditor {
 
   /** `lineEnd` is the delimiter the splitter frames with (LF when bare LF is accepted). */
   constructor(private readonly lineEnd: Buffer) {
-    if (lineEnd.length === 0) throw new RangeError('lineEnd must not be empty');
+    if (lineEnd.length === 0) throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, 'lineEnd must not be empty');
   }
 
   edit(chunk: Buffer, held: ErasableLine, echo: boolean): EditedBytes {

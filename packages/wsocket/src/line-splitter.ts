@@ -1,3 +1,4 @@
+import { ICS_ERR, icsError } from './errors';
 /**
  * Finds lines in a byte stream, ICS line mode's framing (reference: TCustomLineWSocket).
  *
@@ -55,7 +56,7 @@ export class LineSplitter {
     private readonly limit: number,
     private readonly sink: LineSink,
   ) {
-    if (delimiter.length === 0) throw new RangeError('lineEnd must not be empty');
+    if (delimiter.length === 0) throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, 'lineEnd must not be empty');
     this.delimiter = delimiter;
     // An ASCII delimiter's bytes never occur inside a UTF-8 sequence: the text path is safe.
     this.delimiterText = delimiter.every((b) => b < 0x80) ? delimiter.toString('latin1') : undefined;

@@ -1,3 +1,4 @@
+import { ICS_ERR, icsError } from './errors';
 /** TWSocket options: every one with its default, in one place. */
 export interface WSocketOptions {
   /** Deliver complete lines to `onLine` instead of raw chunks to `onData`. Default false. */
@@ -102,40 +103,40 @@ export function validateWSocketOptions(options: WSocketOptions, where = 'TWSocke
   for (const key of ['lineMode', 'lineAcceptLf', 'lineEcho', 'lineEdit', 'noDelay'] as const) {
     const value = options[key];
     if (value !== undefined && typeof value !== 'boolean') {
-      throw new TypeError(`${where}: option ${key} must be a boolean, got ${describe(value)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option ${key} must be a boolean, got ${describe(value)}`);
     }
   }
   const { lineEnd, lineLimit, encoding } = options;
   if (lineEnd !== undefined) {
     if (typeof lineEnd !== 'string' && !Buffer.isBuffer(lineEnd)) {
-      throw new TypeError(`${where}: option lineEnd must be a string or a Buffer, got ${describe(lineEnd)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option lineEnd must be a string or a Buffer, got ${describe(lineEnd)}`);
     }
-    if (lineEnd.length === 0) throw new RangeError(`${where}: option lineEnd must not be empty`);
+    if (lineEnd.length === 0) throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${where}: option lineEnd must not be empty`);
   }
   if (lineLimit !== undefined && (!Number.isInteger(lineLimit) || lineLimit < 0)) {
-    throw new RangeError(`${where}: option lineLimit must be an integer >= 0 (0 = no limit), got ${describe(lineLimit)}`);
+    throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${where}: option lineLimit must be an integer >= 0 (0 = no limit), got ${describe(lineLimit)}`);
   }
   for (const key of MS_OPTIONS) {
     const value = options[key];
     if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > MAX_MS)) {
-      throw new RangeError(`${where}: option ${key} must be an integer number of ms from 0 to ${MAX_MS}, got ${describe(value)}`);
+      throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${where}: option ${key} must be an integer number of ms from 0 to ${MAX_MS}, got ${describe(value)}`);
     }
   }
   for (const key of COUNT_OPTIONS) {
     const value = options[key];
     if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > MAX_BYTES)) {
-      throw new RangeError(`${where}: option ${key} must be an integer from 0 to ${MAX_BYTES}, got ${describe(value)}`);
+      throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${where}: option ${key} must be an integer from 0 to ${MAX_BYTES}, got ${describe(value)}`);
     }
   }
   const { sendHighWater, readRateAction } = options;
   if (sendHighWater !== undefined && (!Number.isInteger(sendHighWater) || sendHighWater < 1 || sendHighWater > MAX_BYTES)) {
-    throw new RangeError(`${where}: option sendHighWater must be an integer number of bytes from 1 to ${MAX_BYTES}, got ${describe(sendHighWater)}`);
+    throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${where}: option sendHighWater must be an integer number of bytes from 1 to ${MAX_BYTES}, got ${describe(sendHighWater)}`);
   }
   if (readRateAction !== undefined && !READ_RATE_ACTIONS.includes(readRateAction as string)) {
-    throw new TypeError(`${where}: option readRateAction must be one of ${READ_RATE_ACTIONS.join(', ')}, got ${describe(readRateAction)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option readRateAction must be one of ${READ_RATE_ACTIONS.join(', ')}, got ${describe(readRateAction)}`);
   }
   if (encoding !== undefined && !Buffer.isEncoding(encoding)) {
-    throw new TypeError(`${where}: option encoding is not a known encoding: ${describe(encoding)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option encoding is not a known encoding: ${describe(encoding)}`);
   }
 }
 

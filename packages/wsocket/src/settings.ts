@@ -1,4 +1,5 @@
 import { ReadRateAction, WSOCKET_DEFAULTS, WSocketOptions, describe, validateWSocketOptions } from './options';
+import { ICS_ERR, icsError } from './errors';
 
 /**
  * The settings of a TWSocket that rarely change once it is made. A server makes
@@ -209,10 +210,10 @@ export function applyDefaults(settings: WSocketSettings, defaults: SettingsChang
  */
 export function validateWSocketDefaults(defaults: SettingsChange, where: string): void {
   if (typeof defaults !== 'object' || defaults === null || Array.isArray(defaults)) {
-    throw new TypeError(`${where} must be an object of TWSocket options, got ${describe(defaults)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where} must be an object of TWSocket options, got ${describe(defaults)}`);
   }
   for (const key of Object.keys(defaults)) {
-    if (!SETTING_BIT.has(key)) throw new TypeError(`${where} has an unknown option ${JSON.stringify(key)}`);
+    if (!SETTING_BIT.has(key)) throw icsError(TypeError, ICS_ERR.UNKNOWN_OPTION, `${where} has an unknown option ${JSON.stringify(key)}`);
   }
   validateWSocketOptions(defaults, where);
   validated.add(defaults);

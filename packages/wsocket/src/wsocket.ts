@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import { connectionSweep } from './connection-sweep';
-import { WSocketError, WSocketErrorCode } from './errors';
+import { WSocketError, WSocketErrorCode, ICS_ERR, icsError, icsSystemError } from './errors';
 import { LineEditor } from './line-editor';
 import { LineLimitAction, LineSplitter } from './line-splitter';
 import { ReadRateAction, WSOCKET_DEFAULTS, WSocketOptions, validateWSocketOptions } from './options';
@@ -398,7 +398,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> {
    * calls that would read them again.
    */
   attach(socket: net.Socket, addresses?: SocketAddresses, defaults?: WSocketDefaults): void {
-    if (this.socket) throw new Error('TWSocket.attach: this TWSocket already has a socket');
+    if (this.socket) throw icsError(Error, ICS_ERR.INVALID_STATE, 'TWSocket.attach: this TWSocket already has a socket');
     // Before bind: bad defaults leave the socket untouched.
     if (defaults !== undefined) this.useDefaults(defaults);
     this.bind(socket);
@@ -418,7 +418,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> {
 
   /** Connects to host:port: the client side. Resolves once connected. */
   connect(host: string, port: number, options: Omit<net.TcpNetConnectOpts, 'host' | 'port'> = {}): Promise<void> {
-    if (this.socket) return Promise.reject(new Error('TWSocket.connect: this TWSocket already has a socket'));
+    if (this.socket) return Promise.reject(icsError(Error, ICS_ERR.INVALID_STATE, 'TWSocket.connect: this TWSocket already has a socket'));
     const socket = net.connect({ ...options, host, port, allowHalfOpen: true });
     this.bind(socket);
     this.setState(SocketState.connecting);
@@ -436,7 +436,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> {
       };
       const onError = (error: Error) => settle(error);
       // abort() or close() while connecting destroys the socket without an error.
-      const onClose = () => settle(new Error(`TWSocket.connect: closed before connecting to ${host}:${port}`));
+      const onClose = () => settle(icsError(Error, ICS_ERR.CONNECT_CLOSED, `TWSocket.connect: closed before connecting to ${host}:${port}`));
       socket.once('connect', onConnect);
       socket.once('error', onError);
       socket.once('close', onClose);
@@ -821,8 +821,7 @@ export class TWSocket extends EventEmitter<WSocketEvents> {
   private closeTimedOut(): void {
     const socket = this.socket;
     if (!socket || socket.destroyed) return;
-    const error: NodeJS.ErrnoException = new Error(`close timed out after ${this.settings.closeTimeout} ms: the peer did not close its side`);
-    error.code = 'ETIMEDOUT';
+    const error = icsSystemError(ICS_ERR.CLOSE_TIMEOUT, 'ETIMEDOUT', `close timed out after ${this.settings.closeTimeout} ms: the peer did not close its side`);
     this.error ??= error; // a policy that began the close stays the reason
     this.flags |= ABORTED;
     this.held = undefined;

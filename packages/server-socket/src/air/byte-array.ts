@@ -1,4 +1,5 @@
 import { EOFError } from './errors';
+import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 /**
  * A small flash.utils.ByteArray: a growable byte buffer with a read/write
@@ -29,7 +30,7 @@ export class ByteArray {
   writeBytes(bytes: Uint8Array, offset = 0, length = 0): void {
     const end = length === 0 ? bytes.length : offset + length;
     if (offset < 0 || end > bytes.length || end < offset) {
-      throw new RangeError(`ByteArray.writeBytes: offset ${offset} and length ${length} do not fit ${bytes.length} bytes`);
+      throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `ByteArray.writeBytes: offset ${offset} and length ${length} do not fit ${bytes.length} bytes`);
     }
     this.writeAt(this.position, bytes.subarray(offset, end));
     this.position += end - offset;

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import type { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
-import { describe } from '@ics-ts/wsocket';
+import { describe, ICS_ERR, icsError, icsSystemError } from '@ics-ts/wsocket';
 import { TWSocketServer } from '@ics-ts/wsocket-server';
 import type { DependencyContainer } from 'tsyringe';
 import { DEFAULT_MAX_BUFFERED, checkBufferLimit } from '../input-buffer';
@@ -61,7 +61,7 @@ export class AirServerSocket extends EventEmitter<AirServerSocketEvents> {
 
   constructor(options: AirServerSocketOptions = {}) {
     super();
-    if (options === null || typeof options !== 'object') throw new TypeError(`${WHERE}: options must be an object, got ${describe(options)}`);
+    if (options === null || typeof options !== 'object') throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: options must be an object, got ${describe(options)}`);
     this.maxBuffered = checkBufferLimit(options.maxBuffered ?? DEFAULT_MAX_BUFFERED, WHERE, 'maxBuffered');
     this.options = options;
     // The engine's own checks (TLS identity, limits) run now, not at listen().
@@ -98,10 +98,10 @@ export class AirServerSocket extends EventEmitter<AirServerSocketEvents> {
    * for an address that is not an IP literal, Error when already bound or closed.
    */
   bind(localPort = 0, localAddress = '0.0.0.0'): void {
-    if (this.state === 'closed') throw new Error(`${WHERE}: this ServerSocket was closed; closed sockets cannot be reopened (make a new ServerSocket)`);
-    if (this.bound) throw new Error(`${WHERE}: already bound to ${this.address}:${this.localPort} (call close() before binding to a different socket)`);
+    if (this.state === 'closed') throw icsError(Error, ICS_ERR.SOCKET_CLOSED, `${WHERE}: this ServerSocket was closed; closed sockets cannot be reopened (make a new ServerSocket)`);
+    if (this.bound) throw icsError(Error, ICS_ERR.INVALID_STATE, `${WHERE}: already bound to ${this.address}:${this.localPort} (call close() before binding to a different socket)`);
     if (typeof localPort !== 'number' || !Number.isInteger(localPort) || localPort < 0 || localPort > 65535) {
-      throw new RangeError(`${WHERE}: bind: localPort must be an integer in 0..65535, got ${describe(localPort)}`);
+      throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${WHERE}: bind: localPort must be an integer in 0..65535, got ${describe(localPort)}`);
     }
     if (typeof localAddress !== 'string' || net.isIP(localAddress) === 0) {
       throw new ArgumentError(`${WHERE}: bind: localAddress must be an IPv4 or IPv6 address, got ${describe(localAddress)}`);
@@ -121,10 +121,10 @@ export class AirServerSocket extends EventEmitter<AirServerSocketEvents> {
    */
   async listen(backlog = 0): Promise<void> {
     if (typeof backlog !== 'number' || !Number.isInteger(backlog) || backlog < 0) {
-      throw new RangeError(`${WHERE}: listen: backlog must be an integer >= 0 (0 = the system maximum), got ${describe(backlog)}`);
+      throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${WHERE}: listen: backlog must be an integer >= 0 (0 = the system maximum), got ${describe(backlog)}`);
     }
-    if (this.state === 'listening') throw new Error(`${WHERE}: listen: already listening on ${this.address}:${this.localPort}`);
-    if (this.state !== 'bound') throw new Error(`${WHERE}: listen: the socket is ${this.state === 'closed' ? 'closed' : 'not bound (call bind() first)'}`);
+    if (this.state === 'listening') throw icsError(Error, ICS_ERR.ALREADY_LISTENING, `${WHERE}: listen: already listening on ${this.address}:${this.localPort}`);
+    if (this.state !== 'bound') throw icsError(Error, ICS_ERR.INVALID_STATE, `${WHERE}: listen: the socket is ${this.state === 'closed' ? 'closed' : 'not bound (call bind() first)'}`);
     const engine = this.makeEngine(effectiveBacklog(backlog));
     this.engineServer = engine;
     this.state = 'listening';
@@ -143,7 +143,7 @@ export class AirServerSocket extends EventEmitter<AirServerSocketEvents> {
    * was never bound or is closed already; it cannot be bound again.
    */
   close(): void {
-    if (!this.bound) throw new Error(`${WHERE}: close: the socket is not open`);
+    if (!this.bound) throw icsError(Error, ICS_ERR.SOCKET_CLOSED, `${WHERE}: close: the socket is not open`);
     this.state = 'closed';
     const engine = this.engineServer;
     if (engine) {
@@ -212,7 +212,5 @@ const BIND_REASONS: Record<string, string> = {
 
 function bindError(err: NodeJS.ErrnoException, address: string, port: number): Error {
   const reason = (err.code && BIND_REASONS[err.code]) || err.message;
-  const error: NodeJS.ErrnoException = new Error(`${WHERE}: cannot bind ${address}:${port}: ${reason} (${err.code ?? 'error'})`, { cause: err });
-  error.code = err.code;
-  return error;
+  return icsSystemError(ICS_ERR.LISTEN_FAILED, err.code, `${WHERE}: cannot bind ${address}:${port}: ${reason} (${err.code ?? 'error'})`, { cause: err });
 }

@@ -5,6 +5,7 @@ import { DEFAULT_MAX_BUFFERED, InputBuffer } from '../input-buffer';
 import { ByteArray } from './byte-array';
 import { EOFError, IOError } from './errors';
 import type { AirEvent, IOErrorEvent, ProgressEvent } from './events';
+import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 export interface AirSocketEvents extends WSocketEvents {
   /** Bytes arrived (ProgressEvent.SOCKET_DATA); read them with readBytes/readUTFBytes. */
@@ -60,11 +61,11 @@ export class AirSocket extends TWSocketClient {
   readBytes(bytes: ByteArray | Uint8Array, offset = 0, length = 0): void {
     const count = length === 0 ? this.bytesAvailable : length;
     if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(count) || count < 0) {
-      throw new RangeError(`${WHERE}.readBytes: offset ${offset} and length ${length} must be integers >= 0`);
+      throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${WHERE}.readBytes: offset ${offset} and length ${length} must be integers >= 0`);
     }
     if (count > this.bytesAvailable) throw new EOFError(`${WHERE}.readBytes: ${count} bytes asked, ${this.bytesAvailable} available`);
     if (bytes instanceof Uint8Array && offset + count > bytes.length) {
-      throw new RangeError(`${WHERE}.readBytes: ${count} bytes at offset ${offset} do not fit ${bytes.length} bytes`);
+      throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${WHERE}.readBytes: ${count} bytes at offset ${offset} do not fit ${bytes.length} bytes`);
     }
     if (count === 0) return;
     const data = this.input!.take(count, this.rawSocket);
@@ -74,7 +75,7 @@ export class AirSocket extends TWSocketClient {
 
   /** Reads `length` bytes as UTF-8 text. EOFError when fewer are available. */
   readUTFBytes(length: number): string {
-    if (!Number.isInteger(length) || length < 0) throw new RangeError(`${WHERE}.readUTFBytes: length must be an integer >= 0, got ${length}`);
+    if (!Number.isInteger(length) || length < 0) throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${WHERE}.readUTFBytes: length must be an integer >= 0, got ${length}`);
     if (length > this.bytesAvailable) throw new EOFError(`${WHERE}.readUTFBytes: ${length} bytes asked, ${this.bytesAvailable} available`);
     return length === 0 ? '' : this.input!.take(length, this.rawSocket).toString('utf8');
   }
@@ -89,7 +90,7 @@ export class AirSocket extends TWSocketClient {
     const source = bytes instanceof ByteArray ? bytes.bytes : bytes;
     const end = length === 0 ? source.length : offset + length;
     if (offset < 0 || end > source.length || end < offset) {
-      throw new RangeError(`${WHERE}.writeBytes: offset ${offset} and length ${length} do not fit ${source.length} bytes`);
+      throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${WHERE}.writeBytes: offset ${offset} and length ${length} do not fit ${source.length} bytes`);
     }
     this.output.push(Buffer.from(source.subarray(offset, end)));
   }

@@ -2,6 +2,7 @@ import { startAirExample } from './air';
 import { startTotalCrossExample } from './totalcross';
 import type { ExampleOptions, RunningExample } from './types';
 import { startXojoExample } from './xojo';
+import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 export type { ExampleOptions, RunningExample } from './types';
 
@@ -19,6 +20,6 @@ export const EXAMPLE_NAMES = Object.keys(EXAMPLES) as ExampleName[];
 /** Starts the example server `name`; rejects as its facade does when it cannot listen. */
 export function startExample(name: ExampleName, options: ExampleOptions): Promise<RunningExample> {
   const start = EXAMPLES[name];
-  if (!start) throw new TypeError(`no example server named ${JSON.stringify(name)} (${EXAMPLE_NAMES.join(', ')})`);
+  if (!start) throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `no example server named ${JSON.stringify(name)} (${EXAMPLE_NAMES.join(', ')})`);
   return start(options);
 }

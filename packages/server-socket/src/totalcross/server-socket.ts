@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import type { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
-import { describe } from '@ics-ts/wsocket';
+import { describe, ICS_ERR, icsError, type IcsErrorCode } from '@ics-ts/wsocket';
 import { TWSocketServer } from '@ics-ts/wsocket-server';
 import type { DependencyContainer } from 'tsyringe';
 import { checkBufferLimit } from '../input-buffer';
@@ -97,7 +97,7 @@ export class TotalCrossServerSocket implements AsyncIterable<TotalCrossSocket> {
     if (typeof backlogOrAddr === 'number') backlog = backlogOrAddr;
     else {
       if (addrGiven !== undefined) {
-        throw new TypeError(`${WHERE}: with four arguments the third is the backlog, a number, got ${describe(backlogOrAddr)}`);
+        throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: with four arguments the third is the backlog, a number, got ${describe(backlogOrAddr)}`);
       }
       backlog = TotalCrossServerSocket.DEFAULT_BACKLOG;
       addr = backlogOrAddr;
@@ -107,9 +107,9 @@ export class TotalCrossServerSocket implements AsyncIterable<TotalCrossSocket> {
     this.timeout = checkArgument('timeout', timeout, 0, 2 ** 31 - 1);
     this.backlog = checkArgument('backlog', backlog, 1, 2 ** 31 - 1);
     if (addr !== null && (typeof addr !== 'string' || net.isIP(addr) === 0)) {
-      throw new TypeError(`${WHERE}: argument 'addr' must be an IP address literal or null, got ${describe(addr)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: argument 'addr' must be an IP address literal or null, got ${describe(addr)}`);
     }
-    if (options === null || typeof options !== 'object') throw new TypeError(`${WHERE}: options must be an object, got ${describe(options)}`);
+    if (options === null || typeof options !== 'object') throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: options must be an object, got ${describe(options)}`);
     const maxBuffered = checkBufferLimit(options.maxBuffered ?? TOTALCROSS_MAX_BUFFERED, WHERE, 'maxBuffered');
     this.host = addr ?? '0.0.0.0';
     this.engineServer = new TWSocketServer<TotalCrossSocket>({
@@ -131,7 +131,8 @@ export class TotalCrossServerSocket implements AsyncIterable<TotalCrossSocket> {
     this.ready = this.engine.listen().catch((error: NodeJS.ErrnoException) => {
       this.closed = true;
       const failure = new IOException(`${WHERE}: ${error.message}`, { cause: error });
-      failure.code = error.code;
+      failure.icsCode = (error as { icsCode?: IcsErrorCode }).icsCode ?? ICS_ERR.LISTEN_FAILED;
+      failure.code = error.code ?? failure.icsCode;
       this.listenError = failure;
       throw failure;
     });
@@ -246,10 +247,10 @@ function ignore(): void {}
 
 /** TotalCross's IllegalArgumentException as a RangeError (a TypeError for a non-number), the value named. */
 function checkArgument(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number') throw new TypeError(`${WHERE}: argument '${name}' must be a number, got ${describe(value)}`);
+  if (typeof value !== 'number') throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: argument '${name}' must be a number, got ${describe(value)}`);
   if (!Number.isInteger(value) || value < min || value > max) {
     const range = name === 'port' ? '0..65535' : name === 'backlog' ? 'a positive integer' : 'an integer >= 0 (0 = wait for ever)';
-    throw new RangeError(`${WHERE}: invalid value for argument '${name}': ${value} (${range})`);
+    throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${WHERE}: invalid value for argument '${name}': ${value} (${range})`);
   }
   return value;
 }

@@ -1,4 +1,4 @@
-import { describe } from '@ics-ts/wsocket';
+import { describe, ICS_ERR, icsError } from '@ics-ts/wsocket';
 import { TWSocketClient } from '@ics-ts/wsocket-server';
 import { InputBuffer } from '../input-buffer';
 import { IOException, SERVER_SOCKET_CLOSED } from './io-exception';
@@ -52,12 +52,12 @@ export class TotalCrossSocket extends TWSocketClient {
    * One read waits at a time.
    */
   readBytes(buf: Uint8Array, start = 0, count = buf.length - start): Promise<number> {
-    if (!(buf instanceof Uint8Array)) return Promise.reject(new TypeError(`${WHERE}: readBytes: buf must be a Uint8Array, got ${describe(buf)}`));
+    if (!(buf instanceof Uint8Array)) return Promise.reject(icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: readBytes: buf must be a Uint8Array, got ${describe(buf)}`));
     if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > buf.length) {
-      return Promise.reject(new RangeError(`${WHERE}: readBytes: start ${start} and count ${count} do not fit a buffer of ${buf.length} bytes`));
+      return Promise.reject(icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${WHERE}: readBytes: start ${start} and count ${count} do not fit a buffer of ${buf.length} bytes`));
     }
     if (this.serverClosed) return Promise.reject(new IOException(`${WHERE}: ${SERVER_SOCKET_CLOSED}`));
-    if (this.pending) return Promise.reject(new Error(`${WHERE}: readBytes: another read is already waiting`));
+    if (this.pending) return Promise.reject(icsError(Error, ICS_ERR.INVALID_STATE, `${WHERE}: readBytes: another read is already waiting`));
     if (count === 0) return Promise.resolve(0);
     if (this.bytesAvailable > 0) return Promise.resolve(this.copyInto(buf, start, count));
     if (this.ended) return Promise.resolve(-1);
@@ -73,7 +73,7 @@ export class TotalCrossSocket extends TWSocketClient {
     const bytes = typeof data === 'string' ? Buffer.from(data, this.encoding) : data;
     const end = count === undefined ? bytes.length : start + count;
     if (!Number.isInteger(start) || start < 0 || end > bytes.length || end < start) {
-      throw new RangeError(`${WHERE}: writeBytes: start ${start} and count ${count} do not fit ${bytes.length} bytes`);
+      throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${WHERE}: writeBytes: start ${start} and count ${count} do not fit ${bytes.length} bytes`);
     }
     this.send(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end));
     return end - start;

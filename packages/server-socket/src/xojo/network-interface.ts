@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import * as os from 'node:os';
-import { describe } from '@ics-ts/wsocket';
+import { describe, ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 /**
  * The address to listen on for Xojo's NetworkInterface: an interface name
@@ -12,20 +12,20 @@ import { describe } from '@ics-ts/wsocket';
 export function resolveNetworkInterface(value: unknown, where: string): string {
   if (value === undefined || value === '') return '0.0.0.0';
   if (typeof value !== 'string') {
-    throw new TypeError(`${where}: option networkInterface must be an interface name or an IP address, got ${describe(value)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option networkInterface must be an interface name or an IP address, got ${describe(value)}`);
   }
   if (net.isIP(value) !== 0) return value;
   const interfaces = os.networkInterfaces();
   const addresses = interfaces[value];
   if (!addresses) {
     const known = Object.keys(interfaces).sort().join(', ');
-    throw new TypeError(`${where}: option networkInterface: no network interface named ${describe(value)} on this machine (known: ${known})`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option networkInterface: no network interface named ${describe(value)} on this machine (known: ${known})`);
   }
   const usable =
     addresses.find((a) => a.family === 'IPv4') ??
     addresses.find((a) => a.family === 'IPv6' && !a.address.toLowerCase().startsWith('fe80:'));
   if (!usable) {
-    throw new TypeError(`${where}: option networkInterface: interface ${describe(value)} has no IPv4 or routable IPv6 address`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option networkInterface: interface ${describe(value)} has no IPv4 or routable IPv6 address`);
   }
   return usable.address;
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { TSslContext, SslContextOptions } from '@ics-ts/ssl-context';
-import { describe } from '@ics-ts/wsocket';
+import { describe, ICS_ERR, icsError, icsSystemError } from '@ics-ts/wsocket';
 import { TWSocketServer } from '@ics-ts/wsocket-server';
 import { container as globalContainer, DependencyContainer } from 'tsyringe';
 import { DEFAULT_MAX_BUFFERED, checkBufferLimit } from '../input-buffer';
@@ -75,14 +75,14 @@ export class XojoServerSocket extends EventEmitter<XojoServerSocketEvents> {
 
   constructor(options: XojoServerSocketOptions = {}) {
     super();
-    if (options === null || typeof options !== 'object') throw new TypeError(`${WHERE}: options must be an object, got ${describe(options)}`);
+    if (options === null || typeof options !== 'object') throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: options must be an object, got ${describe(options)}`);
     this.portValue = checkPort(options.port ?? XOJO_DEFAULTS.port);
     this.interfaceValue = options.networkInterface;
     this.address = resolveNetworkInterface(options.networkInterface, WHERE);
     this.minimum = checkPoolSize(options.minimumSocketsAvailable ?? XOJO_DEFAULTS.minimumSocketsAvailable);
     this.maximum = checkMaximum(options.maximumSocketsConnected ?? XOJO_DEFAULTS.maximumSocketsConnected);
     if (options.addSocket !== undefined && typeof options.addSocket !== 'function') {
-      throw new TypeError(`${WHERE}: option addSocket must be a function returning an XojoTCPSocket, got ${describe(options.addSocket)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: option addSocket must be a function returning an XojoTCPSocket, got ${describe(options.addSocket)}`);
     }
     this.factory = options.addSocket;
     this.maxBufferedBytes = checkBufferLimit(options.maxBuffered ?? XOJO_DEFAULTS.maxBuffered, WHERE, 'maxBuffered');
@@ -179,7 +179,7 @@ export class XojoServerSocket extends EventEmitter<XojoServerSocketEvents> {
    */
   async listen(): Promise<boolean> {
     if (this.current) {
-      return this.failed(XojoErrorCode.invalidStateError, new Error(`${WHERE}: already listening on port ${this.port}`));
+      return this.failed(XojoErrorCode.invalidStateError, icsError(Error, ICS_ERR.ALREADY_LISTENING, `${WHERE}: already listening on port ${this.port}`));
     }
     const engine = this.makeEngine();
     this.current = engine;
@@ -228,10 +228,10 @@ export class XojoServerSocket extends EventEmitter<XojoServerSocketEvents> {
   private makeSocket(): XojoTCPSocket {
     const socket = this.addSocket();
     if (!(socket instanceof XojoTCPSocket)) {
-      throw new TypeError(`${WHERE}: addSocket must return an XojoTCPSocket, got ${describe(socket)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: addSocket must return an XojoTCPSocket, got ${describe(socket)}`);
     }
     if (socket.rawSocket !== undefined || socket.cliId !== 0 || this.pool.includes(socket)) {
-      throw new TypeError(`${WHERE}: addSocket returned a socket that is already in use (return a new one each time)`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: addSocket returned a socket that is already in use (return a new one each time)`);
     }
     socket.maxBuffered = this.maxBufferedBytes;
     return socket;
@@ -288,9 +288,7 @@ export class XojoServerSocket extends EventEmitter<XojoServerSocketEvents> {
       port < 1024
         ? `port ${port} is below 1024: binding it needs privileges (root, or the CAP_NET_BIND_SERVICE capability on Linux)`
         : `permission denied on port ${port}`;
-    const named: NodeJS.ErrnoException = new Error(`${WHERE}: cannot listen: ${why} (${error.code})`, { cause: error });
-    named.code = error.code;
-    return named;
+    return icsSystemError(ICS_ERR.LISTEN_FAILED, error.code, `${WHERE}: cannot listen: ${why} (${error.code})`, { cause: error });
   }
 
   /** Emits `error` (resolves false) or, with nobody listening, rejects. */
@@ -315,7 +313,7 @@ export class XojoServerSocket extends EventEmitter<XojoServerSocketEvents> {
   }
 
   private checkNotListening(option: string): void {
-    if (this.current) throw new Error(`${WHERE}: ${option} cannot change while listening (call stopListening() first)`);
+    if (this.current) throw icsError(Error, ICS_ERR.INVALID_STATE, `${WHERE}: ${option} cannot change while listening (call stopListening() first)`);
   }
 }
 
@@ -330,21 +328,21 @@ function warn(error: unknown): void {
 
 function checkPort(value: unknown): number {
   if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 65535) {
-    throw new RangeError(`${WHERE}: option port must be an integer in 0..65535, got ${describe(value)}`);
+    throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${WHERE}: option port must be an integer in 0..65535, got ${describe(value)}`);
   }
   return value as number;
 }
 
 function checkPoolSize(value: unknown): number {
   if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > MAX_POOL) {
-    throw new RangeError(`${WHERE}: option minimumSocketsAvailable must be an integer in 0..${MAX_POOL}, got ${describe(value)}`);
+    throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${WHERE}: option minimumSocketsAvailable must be an integer in 0..${MAX_POOL}, got ${describe(value)}`);
   }
   return value as number;
 }
 
 function checkMaximum(value: unknown): number {
   if (!Number.isInteger(value) || (value as number) < 0) {
-    throw new RangeError(`${WHERE}: option maximumSocketsConnected must be an integer >= 0 (0 = no limit), got ${describe(value)}`);
+    throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${WHERE}: option maximumSocketsConnected must be an integer >= 0 (0 = no limit), got ${describe(value)}`);
   }
   return value as number;
 }

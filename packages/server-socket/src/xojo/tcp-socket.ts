@@ -3,6 +3,7 @@ import type { WSocketEvents } from '@ics-ts/wsocket';
 import { TWSocketClient } from '@ics-ts/wsocket-server';
 import { DEFAULT_MAX_BUFFERED, InputBuffer, checkBufferLimit } from '../input-buffer';
 import { XojoErrorCode, xojoErrorCode } from './error-codes';
+import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 export interface XojoTCPSocketEvents extends WSocketEvents {
   /** The server handed this socket a connection (Xojo Connected). */
@@ -134,7 +135,7 @@ export class XojoTCPSocket extends TWSocketClient {
     // Xojo reports the peer's close as error 102 too: that is how its sockets learn of it.
     const code = error ? xojoErrorCode(error) : XojoErrorCode.lostConnection;
     this.lastErrorCode = code;
-    this.onError(code, error ?? new Error(`${WHERE}: the peer closed the connection (Xojo error ${code}, lost connection)`));
+    this.onError(code, error ?? icsError(Error, ICS_ERR.PEER_CLOSED, `${WHERE}: the peer closed the connection (Xojo error ${code}, lost connection)`));
   }
 
   /** @internal */

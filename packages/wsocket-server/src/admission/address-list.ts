@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import { describe } from '@ics-ts/wsocket';
+import { describe, ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 /**
  * Addresses and CIDR blocks (IPv4 and IPv6) to match peers against, for the
@@ -17,11 +17,11 @@ export class AddressList {
 
   constructor(entries: unknown, where: string, option: string) {
     if (!Array.isArray(entries)) {
-      throw new TypeError(`${where}: option ${option} must be an array of addresses or CIDR blocks, got ${describe(entries)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option ${option} must be an array of addresses or CIDR blocks, got ${describe(entries)}`);
     }
     for (const [i, entry] of entries.entries()) {
       if (!this.add(entry)) {
-        throw new TypeError(
+        throw icsError(TypeError, ICS_ERR.INVALID_OPTION,
           `${where}: option ${option}[${i}] must be an IP address or a CIDR block ('10.0.0.0/8', '2001:db8::/32'), got ${describe(entry)}`,
         );
       }

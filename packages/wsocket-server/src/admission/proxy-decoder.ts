@@ -2,6 +2,7 @@ import type { ProxyHeader, ProxyProtocolMode, ProxyRefusal } from './proxy-heade
 import { PROXY_V1_MAX_BYTES, PROXY_V2_MAX_BYTES } from './proxy-header';
 import { parseProxyV1, V1_SIGNATURE } from './proxy-v1';
 import { parseProxyV2, V2_FIXED_BYTES, V2_SIGNATURE, v2TotalBytes, v2Version } from './proxy-v2';
+import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 export type ProxyDecodeResult =
   | { readonly status: 'more' }
@@ -57,10 +58,10 @@ export class ProxyHeaderDecoder {
     readonly maxV2Bytes: number = PROXY_V2_MAX_BYTES,
   ) {
     if (mode !== 'v1' && mode !== 'v2' && mode !== 'auto') {
-      throw new TypeError(`proxyProtocol must be 'v1', 'v2' or 'auto' (got ${String(mode)})`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `proxyProtocol must be 'v1', 'v2' or 'auto' (got ${String(mode)})`);
     }
     if (!Number.isInteger(maxV2Bytes) || maxV2Bytes < V2_FIXED_BYTES || maxV2Bytes > PROXY_V2_MAX_BYTES) {
-      throw new RangeError(`maxV2Bytes must be an integer from ${V2_FIXED_BYTES} to ${PROXY_V2_MAX_BYTES} (got ${String(maxV2Bytes)})`);
+      throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `maxV2Bytes must be an integer from ${V2_FIXED_BYTES} to ${PROXY_V2_MAX_BYTES} (got ${String(maxV2Bytes)})`);
     }
   }
 
@@ -70,7 +71,7 @@ export class ProxyHeaderDecoder {
   }
 
   push(chunk: Buffer): ProxyDecodeResult {
-    if (this.finished) throw new Error('ProxyHeaderDecoder: push() after the header was decoded or refused');
+    if (this.finished) throw icsError(Error, ICS_ERR.PROXY_DECODER_FINISHED, 'ProxyHeaderDecoder: push() after the header was decoded or refused');
     if (chunk.length === 0) return MORE;
     if (this.heldLength === 0) {
       const result = this.examine(chunk, chunk.length, chunk);
@@ -100,7 +101,7 @@ export class ProxyHeaderDecoder {
 
   /** The connection ended: a header still incomplete is `truncated`. */
   end(): ProxyDecodeResult {
-    if (this.finished) throw new Error('ProxyHeaderDecoder: end() after the header was decoded or refused');
+    if (this.finished) throw icsError(Error, ICS_ERR.PROXY_DECODER_FINISHED, 'ProxyHeaderDecoder: end() after the header was decoded or refused');
     return this.fail('truncated');
   }
 

@@ -1,4 +1,4 @@
-import { describe } from '@ics-ts/wsocket';
+import { describe, ICS_ERR, icsError } from '@ics-ts/wsocket';
 import { AddressList } from './address-list';
 import type { ProxyProtocolMode } from './proxy-header';
 import { PROXY_V2_MAX_BYTES } from './proxy-header';
@@ -74,14 +74,14 @@ export function resolveProxyPolicy(
   if (!touched) return fallback;
   const modeValue = source.proxyProtocol ?? fallback?.mode ?? PROXY_DEFAULTS.proxyProtocol;
   if (modeValue !== 'off' && modeValue !== 'v1' && modeValue !== 'v2' && modeValue !== 'auto') {
-    throw new TypeError(`${where}: option ${prefix}proxyProtocol must be 'off', 'v1', 'v2' or 'auto', got ${describe(modeValue)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option ${prefix}proxyProtocol must be 'off', 'v1', 'v2' or 'auto', got ${describe(modeValue)}`);
   }
   const trusted =
     source.trustedProxies !== undefined ? trustedList(source.trustedProxies, where, `${prefix}trustedProxies`) : fallback?.trusted;
   const timeoutMs = rangeOption(source, 'proxyHeaderTimeout', fallback?.timeoutMs ?? PROXY_DEFAULTS.proxyHeaderTimeout, 1, MAX_TIMEOUT_MS, where, prefix);
   const maxBytes = rangeOption(source, 'proxyHeaderMaxBytes', fallback?.maxBytes ?? PROXY_DEFAULTS.proxyHeaderMaxBytes, V2_FIXED_BYTES, PROXY_V2_MAX_BYTES, where, prefix);
   if (modeValue !== 'off' && trusted === undefined) {
-    throw new TypeError(
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION,
       `${where}: option ${prefix}proxyProtocol ${describe(modeValue)} needs option ${prefix}trustedProxies: the addresses or CIDR blocks ` +
         `of the load balancers allowed to send the header (['*'] trusts every peer: then anyone who reaches the port can claim any address)`,
     );
@@ -92,10 +92,10 @@ export function resolveProxyPolicy(
 function trustedList(value: unknown, where: string, option: string): AddressList | 'all' {
   if (Array.isArray(value) && value.length === 1 && value[0] === TRUST_ALL) return 'all';
   if (Array.isArray(value) && value.includes(TRUST_ALL)) {
-    throw new TypeError(`${where}: option ${option}: '*' (trust every peer) must be the only entry, got ${describe(value)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option ${option}: '*' (trust every peer) must be the only entry, got ${describe(value)}`);
   }
   if (Array.isArray(value) && value.length === 0) {
-    throw new TypeError(`${where}: option ${option} is empty: name the load balancers, or ['*'] to trust every peer`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option ${option} is empty: name the load balancers, or ['*'] to trust every peer`);
   }
   return new AddressList(value, where, option);
 }
@@ -111,9 +111,9 @@ function rangeOption(
 ): number {
   const value = source[key];
   if (value === undefined) return fallback;
-  if (typeof value !== 'number') throw new TypeError(`${where}: option ${prefix}${key} must be a number, got ${describe(value)}`);
+  if (typeof value !== 'number') throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option ${prefix}${key} must be a number, got ${describe(value)}`);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${where}: option ${prefix}${key} must be an integer from ${min} to ${max}, got ${describe(value)}`);
+    throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${where}: option ${prefix}${key} must be an integer from ${min} to ${max}, got ${describe(value)}`);
   }
   return value;
 }

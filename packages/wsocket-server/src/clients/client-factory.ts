@@ -2,6 +2,7 @@ import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import type { ClientConstructor } from './client-registry';
 import { ConnectionInfo } from './connection-info';
 import type { TWSocketClient } from './wsocket-client';
+import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 /**
  * A client class that lists what its constructor takes, for code without
@@ -50,7 +51,7 @@ export class ClientFactory {
 
   private currentInfo(): ConnectionInfo {
     if (this.making) return this.making;
-    throw new Error(
+    throw icsError(Error, ICS_ERR.NOT_IN_CLIENT_CREATION,
       `${this.where}: ConnectionInfo can only be injected while the server creates a client (into the client class and what it resolves then)`,
     );
   }

@@ -1,5 +1,6 @@
 import { injectable } from 'tsyringe';
 import { TWSocketClient } from './wsocket-client';
+import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ClientConstructor<C extends TWSocketClient = TWSocketClient> = new (...args: any[]) => C;
@@ -16,15 +17,15 @@ export class ClientClassRegistry {
 
   register(name: string, cls: ClientConstructor): void {
     if (typeof name !== 'string' || name.trim() === '') {
-      throw new TypeError(`client class name must be a non-empty string, got ${JSON.stringify(name)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `client class name must be a non-empty string, got ${JSON.stringify(name)}`);
     }
-    if (typeof cls !== 'function') throw new TypeError(`client class "${name}" must be a class`);
+    if (typeof cls !== 'function') throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `client class "${name}" must be a class`);
     if (!isClientClass(cls)) {
-      throw new TypeError(`client class "${name}": ${cls.name || 'the class'} does not extend TWSocketClient`);
+      throw icsError(TypeError, ICS_ERR.INVALID_CLIENT_CLASS, `client class "${name}": ${cls.name || 'the class'} does not extend TWSocketClient`);
     }
     const existing = this.byName.get(name);
     if (existing && existing !== cls) {
-      throw new Error(`client class name "${name}" is already registered to ${existing.name}`);
+      throw icsError(Error, ICS_ERR.CLIENT_CLASS_REGISTERED, `client class name "${name}" is already registered to ${existing.name}`);
     }
     this.byName.set(name, cls);
   }
@@ -52,12 +53,14 @@ export class ClientClassRegistry {
       const cls = this.byName.get(ref);
       if (cls) return cls as ClientConstructor<C>;
       const known = this.names();
-      throw new TypeError(
+      throw icsError(
+        TypeError,
+        ICS_ERR.INVALID_CLIENT_CLASS,
         `option ${option}: no client class is registered as "${ref}"` +
           (known.length ? ` (registered: ${known.join(', ')})` : ' (none is registered)'),
       );
     }
-    throw new TypeError(`option ${option} must be a TWSocketClient subclass or a registered name, got ${typeof ref}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `option ${option} must be a TWSocketClient subclass or a registered name, got ${typeof ref}`);
   }
 }
 

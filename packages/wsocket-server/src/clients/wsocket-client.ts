@@ -1,4 +1,4 @@
-import { TWSocket } from '@ics-ts/wsocket';
+import { TWSocket, ICS_ERR, icsError } from '@ics-ts/wsocket';
 import type { ProxiedConnection } from '../admission/proxy-facts';
 import type { IcsHost } from '../hosts/ics-host';
 import type { TWSocketServer } from '../server';
@@ -46,7 +46,7 @@ export class TWSocketClient extends TWSocket {
   get server(): TWSocketServer {
     const list = this.list;
     if (!list) {
-      throw new Error(
+      throw icsError(Error, ICS_ERR.NOT_IN_CLIENT_CREATION,
         'TWSocketClient.server: no server has taken this client yet (in the constructor, inject TWSocketServer instead)',
       );
     }

@@ -2,6 +2,7 @@ import type * as tls from 'node:tls';
 import { AcmeCertManager, Http01Responder, IssuedCertificate } from '@ics-ts/acme';
 import { TSslContext } from '@ics-ts/ssl-context';
 import type { IcsHost } from './ics-host';
+import { ICS_ERR, icsError, icsSystemError, icsCodeOf } from '@ics-ts/wsocket';
 
 /** Where the certificates' news goes: the server reloads contexts and emits its events. */
 export interface AutoCertificateSink {
@@ -72,7 +73,7 @@ export class AutoCertificates {
       try {
         await manager.start();
       } catch (error) {
-        throw new Error(`icsHosts[${host.index}] (${host.hostTag}): certAutoOrder: ${(error as Error).message}`, { cause: error });
+        throw icsError(Error, icsCodeOf(error, ICS_ERR.ACME_ORDER_FAILED), `icsHosts[${host.index}] (${host.hostTag}): certAutoOrder: ${(error as Error).message}`, { cause: error });
       }
       if (host.sslContext) host.sslContext.reload(true);
       else if (host.bindSslPort !== 0) host.sslContext = new TSslContext({ ...host.contextOptions, sslCert: manager.bundleFile });
@@ -133,7 +134,9 @@ export class AutoCertificates {
       try {
         await responder.listen(Number(port), addr);
       } catch (error) {
-        throw new Error(`certAutoOrder: cannot answer http-01 on ${addr} port ${port}: ${(error as Error).message}`, { cause: error });
+        throw icsSystemError(ICS_ERR.LISTEN_FAILED, (error as NodeJS.ErrnoException).code, `certAutoOrder: cannot answer http-01 on ${addr} port ${port}: ${(error as Error).message}`, {
+          cause: error,
+        });
       }
       this.responders.set(key, responder);
     }

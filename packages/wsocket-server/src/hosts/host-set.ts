@@ -8,6 +8,7 @@ import { widenedContext } from '../tls/widened-context';
 import { HostsValidation, reportHosts } from './host-report';
 import { HostBinding, SniPolicy, SniSelector, buildBindings } from './host-table';
 import { IcsHost, IcsHostOptions } from './ics-host';
+import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 /**
  * The server's host table (ICS IcsHosts): validated hosts, what each listener
@@ -35,12 +36,12 @@ export class HostSet<C extends TWSocketClient> {
     const tags = new Set<string>();
     for (const host of hosts) {
       if (tags.has(host.hostTag)) {
-        throw new TypeError(`${this.where}: option icsHosts[${host.index}]: hostTag ${JSON.stringify(host.hostTag)} is used twice`);
+        throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${this.where}: option icsHosts[${host.index}]: hostTag ${JSON.stringify(host.hostTag)} is used twice`);
       }
       tags.add(host.hostTag);
     }
     const bindings = buildBindings(hosts, this.where);
-    if (bindings.length === 0) throw new TypeError(`${this.where}: option icsHosts: no enabled host binds a port`);
+    if (bindings.length === 0) throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${this.where}: option icsHosts: no enabled host binds a port`);
     return { hosts, bindings };
   }
 
@@ -59,7 +60,7 @@ export class HostSet<C extends TWSocketClient> {
   byTag(hostTag: string): IcsHost<C> {
     const host = this.list.find((h) => h.hostTag === hostTag);
     if (!host) {
-      throw new RangeError(`${this.where}: no host with hostTag ${JSON.stringify(hostTag)} (${this.list.map((h) => h.hostTag).join(', ')})`);
+      throw icsError(RangeError, ICS_ERR.NO_SUCH_HOST, `${this.where}: no host with hostTag ${JSON.stringify(hostTag)} (${this.list.map((h) => h.hostTag).join(', ')})`);
     }
     return host;
   }

@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import type { IcsHost } from './ics-host';
 import { normalizeHostName } from './ics-host';
+import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 /** What to do with a TLS client whose server name matches no host, or that sends none. */
 export type SniPolicy = 'default' | 'refuse';
@@ -37,7 +38,7 @@ export function buildBindings(hosts: readonly IcsHost[], where = 'TWSocketServer
     const place = `${addr}|${port}`;
     const first = owner.get(place);
     if (first && byKey.has(bindingKey(addr, port, !tls))) {
-      throw new TypeError(
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION,
         `${where}: icsHosts[${host.index}] (${host.hostTag}) binds ${url(addr, port, tls)} but icsHosts[${first.index}] ` +
           `(${first.hostTag}) binds the same address and port ${tls ? 'without' : 'with'} TLS`,
       );

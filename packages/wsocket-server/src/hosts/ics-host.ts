@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import { AcmeCertManager, AcmeCertOptions } from '@ics-ts/acme';
 import { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
-import { describe } from '@ics-ts/wsocket';
+import { describe, ICS_ERR, icsError, icsCodeOf } from '@ics-ts/wsocket';
 import { ADMISSION_KEYS, AdmissionOptions, resolvePolicy } from '../options/admission-options';
 import type { ClientClassRef, ClientConstructor } from '../clients/client-registry';
 import type { TWSocketClient } from '../clients/wsocket-client';
@@ -106,42 +106,42 @@ export class IcsHost<C extends TWSocketClient = TWSocketClient> {
   ) {
     const name = `icsHosts[${index}]`;
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-      throw new TypeError(`${where}: option ${name} must be an object, got ${describe(options)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option ${name} must be an object, got ${describe(options)}`);
     }
     const tag = options.hostTag ?? `host${index}`;
     if (typeof tag !== 'string' || tag === '') {
-      throw new TypeError(`${where}: option ${name}.hostTag must be a non-empty string, got ${describe(options.hostTag)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option ${name}.hostTag must be a non-empty string, got ${describe(options.hostTag)}`);
     }
     const at = `${where}: option ${name} (${tag})`;
     for (const key of Object.keys(options)) {
-      if (!HOST_KEYS.has(key)) throw new TypeError(`${at}: unknown key ${JSON.stringify(key)}`);
+      if (!HOST_KEYS.has(key)) throw icsError(TypeError, ICS_ERR.UNKNOWN_OPTION, `${at}: unknown key ${JSON.stringify(key)}`);
     }
     const names = options.hostNames;
     if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string')) {
-      throw new TypeError(`${at}: hostNames must be a non-empty array of host names, got ${describe(names)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: hostNames must be a non-empty array of host names, got ${describe(names)}`);
     }
     const normalized = names.map(normalizeHostName);
     const bad = normalized.find((n) => !validName(n));
     if (bad !== undefined) {
-      throw new TypeError(`${at}: hostNames has ${JSON.stringify(bad)}, not a host name or a one-label wildcard (*.example.com)`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: hostNames has ${JSON.stringify(bad)}, not a host name or a one-label wildcard (*.example.com)`);
     }
     const enabled = options.hostEnabled ?? true;
-    if (typeof enabled !== 'boolean') throw new TypeError(`${at}: hostEnabled must be a boolean, got ${describe(enabled)}`);
+    if (typeof enabled !== 'boolean') throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: hostEnabled must be a boolean, got ${describe(enabled)}`);
     const addr = options.bindIpAddr ?? '0.0.0.0';
     if (typeof addr !== 'string' || net.isIP(addr) === 0) {
-      throw new TypeError(`${at}: bindIpAddr must be an IP address literal, got ${describe(addr)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: bindIpAddr must be an IP address literal, got ${describe(addr)}`);
     }
     const addr2 = options.bindIpAddr2 ?? '';
     if (typeof addr2 !== 'string' || (addr2 !== '' && net.isIP(addr2) === 0)) {
-      throw new TypeError(`${at}: bindIpAddr2 must be an IP address literal or empty, got ${describe(addr2)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: bindIpAddr2 must be an IP address literal or empty, got ${describe(addr2)}`);
     }
     const nonPort = port(options.bindNonPort, `${at}: bindNonPort`);
     const sslPort = port(options.bindSslPort, `${at}: bindSslPort`);
     if (enabled && nonPort === 0 && sslPort === 0) {
-      throw new TypeError(`${at}: neither bindNonPort nor bindSslPort is set: the host would listen nowhere`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: neither bindNonPort nor bindSslPort is set: the host would listen nowhere`);
     }
     if (nonPort !== 0 && nonPort === sslPort) {
-      throw new TypeError(`${at}: bindNonPort and bindSslPort are both ${nonPort}: one port cannot be plain and TLS`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: bindNonPort and bindSslPort are both ${nonPort}: one port cannot be plain and TLS`);
     }
     let context: TSslContext | undefined;
     const contextOptions: Partial<SslContextOptions> = {};
@@ -152,16 +152,18 @@ export class IcsHost<C extends TWSocketClient = TWSocketClient> {
     let http01Port = 0;
     if (options.certAutoOrder !== undefined && enabled) {
       ({ manager, http01Port } = autoOrder(options.certAutoOrder, normalized, sslPort, at));
-      if (options.sslCert !== undefined) throw new TypeError(`${at}: give sslCert or certAutoOrder, not both (certAutoOrder keeps the certificate in its workDir)`);
+      if (options.sslCert !== undefined) throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: give sslCert or certAutoOrder, not both (certAutoOrder keeps the certificate in its workDir)`);
       contextOptions.sslCert = manager.bundleFile;
     }
     if (sslPort !== 0 && enabled) {
-      if (!contextOptions.sslCert) throw new TypeError(`${at}: bindSslPort ${sslPort} needs sslCert (the host's certificate) or certAutoOrder`);
+      if (!contextOptions.sslCert) throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: bindSslPort ${sslPort} needs sslCert (the host's certificate) or certAutoOrder`);
       try {
         context = manager ? storedContext(contextOptions as SslContextOptions) : new TSslContext(contextOptions as SslContextOptions);
       } catch (error) {
         const message = `${at}: ${(error as Error).message.replace(/^TSslContext: /, '')}`;
-        throw error instanceof RangeError ? new RangeError(message, { cause: error }) : new TypeError(message, { cause: error });
+        throw error instanceof RangeError
+          ? icsError(RangeError, icsCodeOf(error, ICS_ERR.OPTION_OUT_OF_RANGE), message, { cause: error })
+          : icsError(TypeError, icsCodeOf(error, ICS_ERR.INVALID_OPTION), message, { cause: error });
       }
     }
     this.index = index;
@@ -178,7 +180,7 @@ export class IcsHost<C extends TWSocketClient = TWSocketClient> {
     this.http01Port = http01Port;
     this.contextOptions = contextOptions;
     if (options.banner !== undefined && typeof options.banner !== 'string') {
-      throw new TypeError(`${at}: banner must be a string, got ${describe(options.banner)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: banner must be a string, got ${describe(options.banner)}`);
     }
     this.banner = options.banner;
     this.clientClass = options.clientClass === undefined ? undefined : resolveClientClass(options.clientClass, `${name}.clientClass`);
@@ -197,16 +199,16 @@ export class IcsHost<C extends TWSocketClient = TWSocketClient> {
 /** Validates certAutoOrder (errors name the host and the key) and makes the host's manager. */
 function autoOrder(value: unknown, names: string[], sslPort: number, at: string): { manager: AcmeCertManager; http01Port: number } {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new TypeError(`${at}: certAutoOrder must be an object, got ${describe(value)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: certAutoOrder must be an object, got ${describe(value)}`);
   }
   const { httpPort, ...acme } = value as HostCertAutoOrder;
-  if ('names' in acme) throw new TypeError(`${at}: certAutoOrder.names: the certificate is for the host's hostNames`);
+  if ('names' in acme) throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: certAutoOrder.names: the certificate is for the host's hostNames`);
   const challenge = acme.challenge ?? 'tls-alpn-01';
   if (challenge === 'tls-alpn-01' && sslPort === 0) {
-    throw new TypeError(`${at}: certAutoOrder with challenge tls-alpn-01 needs bindSslPort (the CA checks the host's TLS port)`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${at}: certAutoOrder with challenge tls-alpn-01 needs bindSslPort (the CA checks the host's TLS port)`);
   }
   const http01Port = challenge === 'http-01' ? port(httpPort ?? 80, `${at}: certAutoOrder.httpPort`) : 0;
-  if (challenge === 'http-01' && http01Port === 0) throw new RangeError(`${at}: certAutoOrder.httpPort must be a port in 1..65535, got 0`);
+  if (challenge === 'http-01' && http01Port === 0) throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${at}: certAutoOrder.httpPort must be a port in 1..65535, got 0`);
   // Its errors name the option inside certAutoOrder: "...icsHosts[0] (web): certAutoOrder: option renewDays must be...".
   return { manager: new AcmeCertManager({ ...acme, names }, `${at}: certAutoOrder`), http01Port };
 }
@@ -224,7 +226,7 @@ function storedContext(options: SslContextOptions): TSslContext | undefined {
 function port(value: unknown, what: string): number {
   const result = value ?? 0;
   if (!Number.isInteger(result) || (result as number) < 0 || (result as number) > 65535) {
-    throw new RangeError(`${what} must be an integer in 0..65535 (0 = none), got ${describe(value)}`);
+    throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${what} must be an integer in 0..65535 (0 = none), got ${describe(value)}`);
   }
   return result as number;
 }

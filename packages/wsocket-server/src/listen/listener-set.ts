@@ -1,5 +1,6 @@
 import type { ListenFailure } from '../events';
 import type { Listener, ListenerStatus } from './listener';
+import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 /**
  * The server's listeners: the main one (index -1), then multiListenSockets
@@ -39,7 +40,7 @@ export class ListenerSet {
   at(index: number): Listener {
     const listener = this.all[index + 1];
     if (!Number.isInteger(index) || !listener) {
-      throw new RangeError(`${this.where}: no listener ${index} (-1 is the main one, 0..${this.all.length - 2} the others)`);
+      throw icsError(RangeError, ICS_ERR.NO_SUCH_LISTENER, `${this.where}: no listener ${index} (-1 is the main one, 0..${this.all.length - 2} the others)`);
     }
     return listener;
   }
@@ -47,7 +48,7 @@ export class ListenerSet {
   /** All or nothing: on the first failure the ones opened are closed again and the error names the listener. */
   async openAll(): Promise<void> {
     const open = this.all.find((l) => l.state === 'listening');
-    if (open) throw new Error(`${this.where}: already listening on ${open.url}`);
+    if (open) throw icsError(Error, ICS_ERR.ALREADY_LISTENING, `${this.where}: already listening on ${open.url}`);
     await this.guard(async () => {
       const opened: Listener[] = [];
       try {
@@ -94,7 +95,7 @@ export class ListenerSet {
     const closes = this.closes;
     const add = async (): Promise<Listener> => {
       const listener = make(this.all.length - 1);
-      const aborted = () => new Error(`${this.where}: adding ${listener.url} aborted: the server was closed meanwhile`);
+      const aborted = () => icsError(Error, ICS_ERR.LISTEN_ABORTED, `${this.where}: adding ${listener.url} aborted: the server was closed meanwhile`);
       if (this.closes !== closes) throw aborted();
       this.adding = listener; // closeAll() meanwhile closes it
       try {
@@ -139,7 +140,7 @@ export class ListenerSet {
 
   /** One listen at a time: a second concurrent call would open sockets twice. */
   private async guard(work: () => Promise<void>): Promise<void> {
-    if (this.opening) throw new Error(`${this.where}: listen() is already under way`);
+    if (this.opening) throw icsError(Error, ICS_ERR.LISTEN_IN_PROGRESS, `${this.where}: listen() is already under way`);
     this.opening = true;
     try {
       await work();

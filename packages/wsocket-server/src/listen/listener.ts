@@ -9,6 +9,7 @@ import type { ClientConstructor } from '../clients/client-registry';
 import type { SniSelector } from '../hosts/host-table';
 import type { IcsHost } from '../hosts/ics-host';
 import type { SocketFamily } from '../options/server-options';
+import { ICS_ERR, icsError, icsSystemError } from '@ics-ts/wsocket';
 
 export type ListenerState = 'closed' | 'listening' | 'failed';
 
@@ -175,7 +176,7 @@ export class Listener {
    */
   open(): Promise<void> {
     if (this.currentState === 'listening') return Promise.resolve();
-    if (this.opening) return Promise.reject(new Error(`listen on ${this.url}: already opening`));
+    if (this.opening) return Promise.reject(icsError(Error, ICS_ERR.LISTEN_IN_PROGRESS, `listen on ${this.url}: already opening`));
     const server: OwnedServer = net.createServer({ allowHalfOpen: true });
     server[OWNER] = this;
     server.on('connection', onConnection);
@@ -206,7 +207,7 @@ export class Listener {
       // (asynchronous) address lookup, so wait for the outcome, close, then reject.
       const abort = () => {
         this.opening = undefined;
-        const error = new Error(`listen on ${this.url} aborted: closed before it was listening`);
+        const error = icsError(Error, ICS_ERR.LISTEN_ABORTED, `listen on ${this.url} aborted: closed before it was listening`);
         server.removeListener('error', onStartError);
         server.removeListener('listening', onListening);
         server.removeListener('connection', onConnection);
@@ -318,11 +319,12 @@ function descriptorShortage(): NodeJS.ErrnoException | undefined {
       return undefined;
     }
     const what = probe.code === 'EMFILE' ? 'too many open files in this process' : 'too many open files in the system';
-    const error: NodeJS.ErrnoException = new Error(
+    const error = icsSystemError(
+      ICS_ERR.LISTENER_FAILED,
+      probe.code,
       `accept ${probe.code}: ${what}; new connections are dropped until descriptors are free again`,
       { cause: probe },
     );
-    error.code = probe.code;
     error.errno = probe.errno;
     error.syscall = 'accept';
     return error;
@@ -339,10 +341,9 @@ const REASONS: Record<string, string> = {
 /** An error that names the address and port, keeping the system code (`err.code`). */
 function listenError(err: NodeJS.ErrnoException, url: string): NodeJS.ErrnoException {
   const code = err.code ?? 'ERROR';
-  const error: NodeJS.ErrnoException = new Error(`listen on ${url} failed: ${code}, ${REASONS[code] ?? err.message}`, {
+  const error = icsSystemError(ICS_ERR.LISTEN_FAILED, err.code, `listen on ${url} failed: ${code}, ${REASONS[code] ?? err.message}`, {
     cause: err,
   });
-  error.code = err.code;
   error.errno = err.errno;
   error.syscall = err.syscall;
   return error;

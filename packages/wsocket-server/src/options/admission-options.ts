@@ -1,4 +1,4 @@
-import { describe } from '@ics-ts/wsocket';
+import { describe, ICS_ERR, icsError } from '@ics-ts/wsocket';
 import { AddressList } from '../admission/address-list';
 import type { AcceptFilter, ListenerPolicy } from '../admission/policy';
 import { PROXY_OPTION_KEYS, ProxyOptions, resolveProxyPolicy } from '../admission/proxy-policy';
@@ -46,14 +46,14 @@ export function resolvePolicy(
   if (source.maxClientsPerIp !== undefined) {
     const value = source.maxClientsPerIp;
     if (!Number.isInteger(value) || (value as number) < 0) {
-      throw new RangeError(`${where}: option ${prefix}maxClientsPerIp must be an integer >= 0, got ${describe(value)}`);
+      throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${where}: option ${prefix}maxClientsPerIp must be an integer >= 0, got ${describe(value)}`);
     }
     maxClientsPerIp = value as number;
   }
   let acceptFilter = fallback?.acceptFilter;
   if (source.acceptFilter !== undefined) {
     if (typeof source.acceptFilter !== 'function') {
-      throw new TypeError(`${where}: option ${prefix}acceptFilter must be a function, got ${describe(source.acceptFilter)}`);
+      throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option ${prefix}acceptFilter must be a function, got ${describe(source.acceptFilter)}`);
     }
     acceptFilter = source.acceptFilter as AcceptFilter;
   }

@@ -1,5 +1,5 @@
 import type { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
-import { describe } from '@ics-ts/wsocket';
+import { describe, ICS_ERR, icsError } from '@ics-ts/wsocket';
 import type { WSocketDefaults } from '@ics-ts/wsocket';
 import type { ClientClassRef, ClientConstructor } from '../clients/client-registry';
 import type { ListenerSpec } from '../listen/listener';
@@ -48,26 +48,26 @@ export interface ItemDefaults {
 export function listenerSpecFromItem(item: unknown, index: number, defaults: ItemDefaults, where: string): ListenerSpec {
   const prefix = `multiListenSockets[${index}].`;
   if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-    throw new TypeError(`${where}: option multiListenSockets[${index}] must be an object, got ${describe(item)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option multiListenSockets[${index}] must be an object, got ${describe(item)}`);
   }
   const entry = item as Record<string, unknown>;
   for (const key of Object.keys(entry)) {
-    if (!ITEM_KEYS.has(key)) throw new TypeError(`${where}: unknown option ${prefix}${key}`);
+    if (!ITEM_KEYS.has(key)) throw icsError(TypeError, ICS_ERR.UNKNOWN_OPTION, `${where}: unknown option ${prefix}${key}`);
   }
   const addr = entry.addr;
   const socketFamily = resolveAddress(addr, entry.socketFamily, where, prefix);
   const port = resolvePort(entry.port, where, `${prefix}port`);
   const listenBacklog = checkBacklog(entry.listenBacklog ?? defaults.listenBacklog, where, prefix);
   if (entry.ipv6Only !== undefined && typeof entry.ipv6Only !== 'boolean') {
-    throw new TypeError(`${where}: option ${prefix}ipv6Only must be a boolean, got ${describe(entry.ipv6Only)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option ${prefix}ipv6Only must be a boolean, got ${describe(entry.ipv6Only)}`);
   }
   if (entry.sslEnable !== undefined && typeof entry.sslEnable !== 'boolean') {
-    throw new TypeError(`${where}: option ${prefix}sslEnable must be a boolean, got ${describe(entry.sslEnable)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option ${prefix}sslEnable must be a boolean, got ${describe(entry.sslEnable)}`);
   }
   const sslEnable = (entry.sslEnable as boolean | undefined) ?? false;
   const sslContext = resolveSslContext(entry.sslContext, where, `${prefix}sslContext`) ?? defaults.sslContext;
   if (sslEnable && !sslContext) {
-    throw new TypeError(`${where}: option ${prefix}sslEnable needs an sslContext (on the item or on the server)`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option ${prefix}sslEnable needs an sslContext (on the item or on the server)`);
   }
   const clientClass =
     entry.clientClass === undefined

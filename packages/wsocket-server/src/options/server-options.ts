@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import { describe, validateWSocketDefaults } from '@ics-ts/wsocket';
+import { describe, validateWSocketDefaults, ICS_ERR, icsError, icsCodeOf } from '@ics-ts/wsocket';
 import type { WSocketDefaults } from '@ics-ts/wsocket';
 import { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
 import type { DependencyContainer } from 'tsyringe';
@@ -146,7 +146,7 @@ export function checkSniPolicy(value: unknown, where: string, option: string): S
 /** An option's failure, thrown as `TypeError` or `RangeError` with the option and value named. */
 function fail(kind: 'type' | 'range', where: string, message: string): never {
   const text = `${where}: ${message}`;
-  throw kind === 'range' ? new RangeError(text) : new TypeError(text);
+  throw kind === 'range' ? icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, text) : icsError(TypeError, ICS_ERR.INVALID_OPTION, text);
 }
 
 /** Resolves a port option (number, numeric string, service name) to a number in 0..65535. */
@@ -223,9 +223,9 @@ export function resolveSslContext(value: unknown, where: string, option: string)
   } catch (err) {
     const error = err as Error;
     const message = `${where}: option ${option}: ${error.message.replace(/^TSslContext: /, '')}`;
-    if (error instanceof RangeError) throw new RangeError(message, { cause: err });
-    if (error instanceof TypeError) throw new TypeError(message, { cause: err });
-    throw new Error(message, { cause: err });
+    if (error instanceof RangeError) throw icsError(RangeError, icsCodeOf(error, ICS_ERR.OPTION_OUT_OF_RANGE), message, { cause: err });
+    if (error instanceof TypeError) throw icsError(TypeError, icsCodeOf(error, ICS_ERR.INVALID_OPTION), message, { cause: err });
+    throw icsError(Error, icsCodeOf(error, ICS_ERR.CERTIFICATE), message, { cause: err });
   }
 }
 

@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import { describe } from '@ics-ts/wsocket';
+import { describe, ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 /**
  * The admin listener's options (`admin` in the server options and the JSON
@@ -53,9 +53,9 @@ export interface ResolvedAdminOptions {
 const WHERE = 'admin';
 
 function checkInteger(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number') throw new TypeError(`${WHERE}.${name} must be a number, got ${describe(value)}`);
+  if (typeof value !== 'number') throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}.${name} must be a number, got ${describe(value)}`);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${WHERE}.${name} must be an integer from ${min} to ${max}, got ${describe(value)}`);
+    throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${WHERE}.${name} must be an integer from ${min} to ${max}, got ${describe(value)}`);
   }
   return value;
 }
@@ -69,29 +69,29 @@ export function isLoopback(addr: string): boolean {
 /** Checks the options once, with a message naming the option and the value given. */
 export function resolveAdminOptions(options: unknown): ResolvedAdminOptions {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new TypeError(`${WHERE} must be an object like { port: 9323 }, got ${describe(options)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE} must be an object like { port: 9323 }, got ${describe(options)}`);
   }
   const given = options as Record<string, unknown>;
   for (const key of Object.keys(given)) {
-    if (!(ADMIN_KEYS as readonly string[]).includes(key)) throw new TypeError(`${WHERE}: unknown option ${describe(key)} (known: ${ADMIN_KEYS.join(', ')})`);
+    if (!(ADMIN_KEYS as readonly string[]).includes(key)) throw icsError(TypeError, ICS_ERR.UNKNOWN_OPTION, `${WHERE}: unknown option ${describe(key)} (known: ${ADMIN_KEYS.join(', ')})`);
   }
   const addr = given.addr ?? ADMIN_DEFAULTS.addr;
-  if (typeof addr !== 'string' || net.isIP(addr) === 0) throw new TypeError(`${WHERE}.addr must be an IP literal, got ${describe(addr)}`);
+  if (typeof addr !== 'string' || net.isIP(addr) === 0) throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}.addr must be an IP literal, got ${describe(addr)}`);
   const port = checkInteger('port', given.port, 0, 65535);
   const token = given.token;
   if (token !== undefined) {
-    if (typeof token !== 'string') throw new TypeError(`${WHERE}.token must be a string, got ${describe(typeof token)}`);
+    if (typeof token !== 'string') throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}.token must be a string, got ${describe(typeof token)}`);
     // The value is a secret: its length is named, never the value.
-    if (token.length < 16 || token.length > 512) throw new RangeError(`${WHERE}.token must be 16 to 512 characters, got ${token.length}`);
-    if (!/^[\x21-\x7e]+$/.test(token)) throw new TypeError(`${WHERE}.token must be printable ASCII without spaces (it travels in an HTTP header)`);
+    if (token.length < 16 || token.length > 512) throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${WHERE}.token must be 16 to 512 characters, got ${token.length}`);
+    if (!/^[\x21-\x7e]+$/.test(token)) throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}.token must be printable ASCII without spaces (it travels in an HTTP header)`);
   }
   const readsNeedToken = !isLoopback(addr);
   if (readsNeedToken && token === undefined) {
-    throw new TypeError(`${WHERE}: addr ${describe(addr)} is not a loopback address: a token is required there (and then every route but the page needs it)`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: addr ${describe(addr)} is not a loopback address: a token is required there (and then every route but the page needs it)`);
   }
   const hosts = given.allowedHosts ?? [];
   if (!Array.isArray(hosts) || hosts.some((h) => typeof h !== 'string' || h.length === 0 || h.length > 253)) {
-    throw new TypeError(`${WHERE}.allowedHosts must be an array of host names, got ${describe(hosts)}`);
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}.allowedHosts must be an array of host names, got ${describe(hosts)}`);
   }
   return {
     addr,

@@ -1,5 +1,6 @@
 import { METRIC_NAMES, MetricFamily, MetricType, metricFamilies } from './metric-families';
 import type { ServerStats, StatsRequest } from './stats-types';
+import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 /** Whatever can take a snapshot: a TWSocketServer, or an adapter over one. */
 export interface StatsSource {
@@ -98,9 +99,9 @@ function emptyStats(): ServerStats {
  */
 export function registerStatsCollector(registry: PromClientRegistry, source: StatsSource): { names: readonly string[]; unregister(): void } {
   if (typeof registry?.registerMetric !== 'function' || typeof registry.removeSingleMetric !== 'function') {
-    throw new TypeError('registerStatsCollector: registry must be a prom-client Registry (registerMetric, removeSingleMetric)');
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, 'registerStatsCollector: registry must be a prom-client Registry (registerMetric, removeSingleMetric)');
   }
-  if (typeof source?.stats !== 'function') throw new TypeError('registerStatsCollector: source must have a stats() method');
+  if (typeof source?.stats !== 'function') throw icsError(TypeError, ICS_ERR.INVALID_OPTION, 'registerStatsCollector: source must have a stats() method');
   const snapshot = new SharedSnapshot(source);
   const registered: string[] = [];
   try {

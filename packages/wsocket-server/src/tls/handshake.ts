@@ -1,6 +1,6 @@
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
-import { unmapIPv4 } from '@ics-ts/wsocket';
+import { unmapIPv4, ICS_ERR, icsError, icsSystemError } from '@ics-ts/wsocket';
 import type { TSslContext } from '@ics-ts/ssl-context';
 import type { HostMatch, SniSelector } from '../hosts/host-table';
 import type { Listener } from '../listen/listener';
@@ -91,7 +91,7 @@ export function expireHandshakes(sockets: Iterable<tls.TLSSocket>, now: number):
 function onServerName(this: PendingSocket, serverName: string, done: (error: Error | null, context?: tls.SecureContext) => void): void {
   const pending = this[PENDING];
   const match = pending?.sni?.select(serverName);
-  if (!pending || !match) return done(new Error(`unknown server name ${JSON.stringify(serverName)} (refused by sniUnknown)`));
+  if (!pending || !match) return done(icsError(Error, ICS_ERR.TLS_SERVER_NAME, `unknown server name ${JSON.stringify(serverName)} (refused by sniUnknown)`));
   pending.host = match;
   done(null, match.host.sslContext?.secureContext);
 }
@@ -124,20 +124,20 @@ function onSecure(this: PendingSocket): void {
   if (!this[PENDING]) return;
   const verifyError = peerVerifyError(this);
   if (verifyError && rejectsUnauthorized(this)) {
-    return fail(this, new Error(`client certificate refused: ${verifyError.message}`), 'clientCert');
+    return fail(this, icsError(Error, ICS_ERR.TLS_CLIENT_CERTIFICATE, `client certificate refused: ${verifyError.message}`), 'clientCert');
   }
   const current = this[PENDING];
   let host = current?.host;
   if (current?.sni && !host) {
     // No server name was sent (no SNICallback call): the default host, unless refused.
     host = current.sni.select(undefined);
-    if (!host) return fail(this, new Error('no server name sent (refused by sniMissing)'), 'sni');
+    if (!host) return fail(this, icsError(Error, ICS_ERR.TLS_SERVER_NAME, 'no server name sent (refused by sniMissing)'), 'sni');
   }
   const level = host?.host.sslContext?.profile;
   const protocol = this.getProtocol();
   if (level && protocol && !versionAllowed(protocol, level.minVersion, level.maxVersion)) {
     // OpenSSL keeps the first context's version range when SNI switches context: enforce the host's here.
-    return fail(this, new Error(`${protocol} refused by host ${host!.host.hostTag} (sslSrvSecurity ${level.level})`), 'version');
+    return fail(this, icsError(Error, ICS_ERR.TLS_PROTOCOL_REFUSED, `${protocol} refused by host ${host!.host.hostTag} (sslSrvSecurity ${level.level})`), 'version');
   }
   const pending = settle(this);
   if (!pending) return;
@@ -161,7 +161,7 @@ function destroyOnTlsError(this: tls.TLSSocket, error: Error): void {
 }
 
 function onEnd(this: PendingSocket): void {
-  fail(this, new Error('the peer closed the connection during the TLS handshake'), 'closed');
+  fail(this, icsError(Error, ICS_ERR.TLS_HANDSHAKE_CLOSED, 'the peer closed the connection during the TLS handshake'), 'closed');
 }
 
 function onError(this: PendingSocket, error: Error): void {
@@ -169,13 +169,12 @@ function onError(this: PendingSocket, error: Error): void {
 }
 
 function onClose(this: PendingSocket): void {
-  fail(this, new Error('connection closed during the TLS handshake'), 'closed');
+  fail(this, icsError(Error, ICS_ERR.TLS_HANDSHAKE_CLOSED, 'connection closed during the TLS handshake'), 'closed');
 }
 
 function timeOut(socket: PendingSocket): void {
-  const error: NodeJS.ErrnoException = new Error('TLS handshake timed out');
-  error.code = 'ERR_TLS_HANDSHAKE_TIMEOUT';
-  fail(socket, error, 'timeout');
+  // Node's tls.Server names this failure ERR_TLS_HANDSHAKE_TIMEOUT: `code` keeps it, icsCode is the catalog's.
+  fail(socket, icsSystemError(ICS_ERR.TLS_HANDSHAKE_TIMEOUT, 'ERR_TLS_HANDSHAKE_TIMEOUT', 'TLS handshake timed out'), 'timeout');
 }
 
 /** An error event's reason: a reset or a refused server name, else OpenSSL's refusal. */
