@@ -267,14 +267,15 @@ const UNPRIVILEGED_START = (() => {
 })();
 const ROOT = path.resolve(__dirname, '../../..');
 
-// Root may bind any port: the child runs as `nobody` then. Where the system lets everyone bind low ports there is nothing to test.
+// Root may bind any port: as root, the child runs without CAP_NET_BIND_SERVICE (setpriv drops it from the
+// bounding set; it still reads the repository, wherever the clone lies). Where the system lets everyone bind
+// low ports there is nothing to test.
 (UNPRIVILEGED_START > 80 ? test : test.skip)('a port below 1024 fails naming the privilege it needs: Xojo error 107, AIR an Error with EACCES', async () => {
   const asRoot = process.getuid?.() === 0;
-  const child = spawn(
-    process.execPath,
-    ['-r', path.join(ROOT, 'packages/sample-clients/test/support/register-ts.js'), path.join(__dirname, 'support/privileged-listen.ts'), '80'],
-    { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '' }, ...(asRoot && { uid: 65534, gid: 65534 }) },
-  );
+  const args = ['-r', path.join(ROOT, 'packages/sample-clients/test/support/register-ts.js'), path.join(__dirname, 'support/privileged-listen.ts'), '80'];
+  const child = asRoot
+    ? spawn('setpriv', ['--bounding-set=-net_bind_service', process.execPath, ...args], { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '' } })
+    : spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '' } });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => (out += text));
