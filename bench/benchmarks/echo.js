@@ -39,6 +39,21 @@ module.exports = {
       const server = await startServer({ clientClass: sampleClients().EchoClient });
       return { port: server.bindPort, stats: () => ({ clients: server.clientCount }) };
     },
+    // Ablation servers (--impls): the sample EchoClient's own pause at Node's 16 KiB mark left out, so only
+    // TWSocket's sendHighWater paces it; and the same with sendHighWater raised to 1 MiB (sendLimit 8 MiB).
+    async 'ics-ts-twsocket-pause'() {
+      const { startServer, sampleClients } = require('../lib/ics');
+      const server = await startServer({ clientClass: sendOnlyEcho(sampleClients().EchoClient) });
+      return { port: server.bindPort, stats: () => ({ clients: server.clientCount }) };
+    },
+    async 'ics-ts-high-water-1m'() {
+      const { startServer, sampleClients } = require('../lib/ics');
+      const server = await startServer({
+        clientClass: sendOnlyEcho(sampleClients().EchoClient),
+        clientDefaults: { sendHighWater: 1024 * 1024, sendLimit: 8 * 1024 * 1024 },
+      });
+      return { port: server.bindPort, stats: () => ({ clients: server.clientCount }) };
+    },
     async net() {
       const server = net.createServer((s) => {
         s.on('error', () => {});
@@ -54,3 +69,12 @@ module.exports = {
     return pumpConnections(opts, opts.conns, block, () => ctl.running());
   },
 };
+
+/** The sample echo class, sending every chunk back without pausing by itself. */
+function sendOnlyEcho(EchoClient) {
+  return class SendOnlyEcho extends EchoClient {
+    onData(data) {
+      this.send(data);
+    }
+  };
+}
