@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
-import { ICS_ERR, icsError } from '@ics-ts/wsocket';
+import { checkPositive, closeServer, listenOn } from './responder-listener';
 
 /** Finds the key authorization for a request path: `manager.http01Response`, or several managers'. */
 export type Http01Lookup = (path: string) => string | undefined;
@@ -50,21 +50,19 @@ export class Http01Responder extends EventEmitter<Http01ResponderEvents> {
   /** `lookup` may be replaced later (a server whose host table changed). */
   constructor(public lookup: Http01Lookup, options: Http01ResponderOptions = {}) {
     super();
-    this.timeoutMs = checkPositive(options.timeoutMs ?? 10_000, 'timeoutMs');
+    this.timeoutMs = checkPositive(options.timeoutMs ?? 10_000, 'Http01Responder', 'timeoutMs');
     this.server = net.createServer(onConnection);
-    this.server.maxConnections = checkPositive(options.maxConnections ?? 64, 'maxConnections');
+    this.server.maxConnections = checkPositive(options.maxConnections ?? 64, 'Http01Responder', 'maxConnections');
     (this.server as net.Server & { [OWNER]: Http01Responder })[OWNER] = this;
   }
 
   /** Listens on a port (0 picks one) and an address; resolves with the port. */
-  async listen(port: number, host = '127.0.0.1'): Promise<number> {
-    this.server.listen(port, host);
-    await EventEmitter.once(this.server, 'listening');
-    return (this.server.address() as net.AddressInfo).port;
+  listen(port: number, host = '127.0.0.1'): Promise<number> {
+    return listenOn(this.server, port, host);
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return closeServer(this.server);
   }
 
   /** @internal The head is complete (up to the blank line): answer it. */
@@ -98,11 +96,6 @@ export class Http01Responder extends EventEmitter<Http01ResponderEvents> {
   }
 }
 
-function checkPositive(value: unknown, option: string): number {
-  if (typeof value !== 'number') throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `Http01Responder: option ${option} must be a number, got ${JSON.stringify(value)}`);
-  if (!Number.isInteger(value) || value < 1) throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `Http01Responder: option ${option} must be an integer >= 1, got ${value}`);
-  return value;
-}
 
 function onConnection(this: net.Server & { [OWNER]: Http01Responder }, socket: net.Socket): void {
   const peer = socket as Peer;

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
+import { checkPositive, closeServer, listenOn } from './responder-listener';
 import * as tls from 'node:tls';
 import { ACME_TLS_ALPN } from './challenges';
 import { MAX_CLIENT_HELLO_BYTES, parseClientHello } from './client-hello';
-import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 
 /** Finds the acme-tls/1 context for a server name: `manager.challengeContextFor`, or several managers'. */
 export type TlsAlpnChallengeLookup = (serverName: string) => tls.SecureContext | undefined;
@@ -45,21 +45,19 @@ export class TlsAlpnResponder extends EventEmitter<TlsAlpnResponderEvents> {
 
   constructor(readonly lookup: TlsAlpnChallengeLookup, options: TlsAlpnResponderOptions = {}) {
     super();
-    this.timeoutMs = checkPositive(options.timeoutMs ?? 10_000, 'timeoutMs');
+    this.timeoutMs = checkPositive(options.timeoutMs ?? 10_000, 'TlsAlpnResponder', 'timeoutMs');
     this.server = net.createServer({ pauseOnConnect: false }, onConnection);
-    this.server.maxConnections = checkPositive(options.maxConnections ?? 64, 'maxConnections');
+    this.server.maxConnections = checkPositive(options.maxConnections ?? 64, 'TlsAlpnResponder', 'maxConnections');
     (this.server as net.Server & { [OWNER]: TlsAlpnResponder })[OWNER] = this;
   }
 
   /** Listens on a port (0 picks one) and an address; resolves with the port. */
-  async listen(port: number, host = '127.0.0.1'): Promise<number> {
-    this.server.listen(port, host);
-    await EventEmitter.once(this.server, 'listening');
-    return (this.server.address() as net.AddressInfo).port;
+  listen(port: number, host = '127.0.0.1'): Promise<number> {
+    return listenOn(this.server, port, host);
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return closeServer(this.server);
   }
 
   /** @internal */
@@ -95,11 +93,6 @@ export class TlsAlpnResponder extends EventEmitter<TlsAlpnResponderEvents> {
   }
 }
 
-function checkPositive(value: unknown, option: string): number {
-  if (typeof value !== 'number') throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `TlsAlpnResponder: option ${option} must be a number, got ${JSON.stringify(value)}`);
-  if (!Number.isInteger(value) || value < 1) throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `TlsAlpnResponder: option ${option} must be an integer >= 1, got ${value}`);
-  return value;
-}
 
 function onConnection(this: net.Server & { [OWNER]: TlsAlpnResponder }, socket: net.Socket): void {
   const raw = socket as RawSocket;
