@@ -45,3 +45,6 @@ export { AdminServer } from './stats/admin-server';
 export { ADMIN_DEFAULTS } from './stats/admin-options';
 export type { AdminOptions } from './stats/admin-options';
 export type { AdminTarget, RecheckOutcome } from './stats/admin-target';
+export { ServiceHub } from './service/service-hub';
+export type { HubDeliverer } from './service/service-hub';
+export type { PresenceEntry, ServiceBus, ServiceBusStats, ServiceBusStatus, SlotVerdict } from './service/service-bus';
