@@ -10,4 +10,5 @@ export { ClusterBus, CLUSTER_BUS_DEFAULTS } from './cluster-bus';
 export type { ClusterBusOptions, ClusterBusStats } from './cluster-bus';
 export { ClusterBusHost } from './cluster-bus-host';
 export type { ClusterBusHostOptions, ClusterBusHostStats } from './cluster-bus-host';
-export { CLUSTER_LIMITS } from './protocol';
+export { CLUSTER_LIMITS, DROP_REASONS } from './protocol';
+export type { DropReason } from './protocol';
