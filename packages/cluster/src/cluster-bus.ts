@@ -149,7 +149,9 @@ export class ClusterBus implements ServiceBus {
    * has no IPC channel or the primary does not answer within requestTimeout.
    */
   start(): Promise<void> {
-    this.startPromise ??= new Promise<void>((resolve) => {
+    if (this.startPromise !== undefined) return this.startPromise;
+    this.stopped = false;
+    this.startPromise = new Promise<void>((resolve) => {
       if (this.sender === undefined || !process.connected) {
         this.goDown('no IPC channel to a primary (not a cluster worker): serving alone', false);
         return resolve();
@@ -162,12 +164,21 @@ export class ClusterBus implements ServiceBus {
     return this.startPromise;
   }
 
-  /** Leaves the hub (the primary drops this node's slots and entries at once) and stops listening. Idempotent. */
+  /**
+   * Leaves the hub (the primary drops this node's slots and entries at once)
+   * and stops listening; what this node held is forgotten. Idempotent; start()
+   * joins again (a server that listens again after its shutdown).
+   */
   async stop(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.startPromise === undefined) return;
     this.stopped = true;
     clearTimeout(this.rejoinTimer);
+    this.rejoinTimer = undefined;
     if (this.statusNow === 'up') await this.request('leave', '', '', '', 0, 0);
+    else if (this.joinId !== 0) this.notify({ ics: BUS_TAG, op: 'leave' }); // a join on its way: undo it
+    this.joinId = 0;
+    this.firstJoin = undefined;
+    this.startPromise = undefined;
     this.pending.close();
     for (const request of this.pending.takeAll()) this.answerAlone(request);
     process.off('message', this.onMessage);

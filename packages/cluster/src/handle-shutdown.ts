@@ -11,9 +11,9 @@ export interface ShutdownTarget {
 
 /** handleShutdown() options. */
 export interface HandleShutdownOptions {
-  /** ms of a shutdown this process starts on a signal (the supervisor's request carries its own shutdownTimeout). Default 10000. */
+  /** ms of a shutdown this process starts on a signal (the supervisor's request carries its own shutdownTimeout). Default: the supervisor's shutdownTimeout under runWorkers(), else 10000. */
   timeout?: number;
-  /** The line sent to every client on a signal's shutdown (the supervisor's request carries its own shutdownNotice). Default none. */
+  /** The line sent to every client on a signal's shutdown (the supervisor's request carries its own shutdownNotice). Default: the supervisor's shutdownNotice under runWorkers(), else none. */
   notice?: string;
   /** SIGINT and SIGTERM to this process shut it down too; a second one cuts the graceful part short. Default true. */
   signals?: boolean;
@@ -24,6 +24,9 @@ export interface HandleShutdownOptions {
 }
 
 const WHERE = 'handleShutdown';
+/** The environment runWorkers() gives its workers: its shutdownTimeout and shutdownNotice. */
+export const SHUTDOWN_TIMEOUT_ENV = 'ICS_SHUTDOWN_TIMEOUT';
+export const SHUTDOWN_NOTICE_ENV = 'ICS_SHUTDOWN_NOTICE';
 const KNOWN = new Set(['timeout', 'notice', 'signals', 'exitProcess', 'onDone']);
 
 /**
@@ -42,8 +45,10 @@ export function handleShutdown(server: ShutdownTarget, options: HandleShutdownOp
     failType(WHERE, 'server must have a shutdown() method (a TWSocketServer)');
   }
   const given = checkOptionsObject(options, WHERE, KNOWN) as HandleShutdownOptions;
-  const timeout = checkInteger(given.timeout ?? 10000, WHERE, 'timeout', 0);
-  const notice = given.notice === undefined ? undefined : checkString(given.notice, WHERE, 'notice');
+  // Under runWorkers(), a shutdown this worker starts itself (a Ctrl-C reaches the whole process group) takes the supervisor's settings.
+  const supervised = Number(process.env[SHUTDOWN_TIMEOUT_ENV]);
+  const timeout = checkInteger(given.timeout ?? (Number.isSafeInteger(supervised) && supervised >= 0 ? supervised : 10000), WHERE, 'timeout', 0);
+  const notice = given.notice === undefined ? process.env[SHUTDOWN_NOTICE_ENV] : checkString(given.notice, WHERE, 'notice');
   const signals = checkBoolean(given.signals ?? true, WHERE, 'signals');
   const exitProcess = checkBoolean(given.exitProcess ?? true, WHERE, 'exitProcess');
   if (given.onDone !== undefined && typeof given.onDone !== 'function') failType(WHERE, 'option onDone must be a function');

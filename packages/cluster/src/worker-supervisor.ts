@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 import { WORKERS_EXIT } from './exit-codes';
+import { SHUTDOWN_NOTICE_ENV, SHUTDOWN_TIMEOUT_ENV } from './handle-shutdown';
 import type { WorkersOutcome } from './exit-codes';
 import { WORKER_TAG, isCount, isTagged } from './protocol';
 import type { WorkerMessage } from './protocol';
@@ -135,7 +136,7 @@ export class WorkerSupervisor extends EventEmitter<WorkerSupervisorEvents> {
     this.finishIfAllGone();
   }
 
-  /** Kills every worker at once (SIGKILL); the outcome's code is 128 + the signal's number when a signal asked for it. */
+  /** Kills every worker at once (SIGKILL); the outcome's code is 128 + the number of `signal` (137 for kill() itself, 130/143 for a second SIGINT/SIGTERM). */
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
     if (this.state === 'done') return;
     this.forcedBy ??= signal;
@@ -172,7 +173,9 @@ export class WorkerSupervisor extends EventEmitter<WorkerSupervisorEvents> {
   private fork(slot: Slot): void {
     slot.restartTimer = undefined;
     if (this.state !== 'running') return;
-    const worker = cluster.fork({ ...this.settings.env, ICS_WORKER_INDEX: String(slot.index) });
+    const env: Record<string, string> = { ...this.settings.env, ICS_WORKER_INDEX: String(slot.index), [SHUTDOWN_TIMEOUT_ENV]: String(this.settings.shutdownTimeout) };
+    if (this.settings.shutdownNotice !== undefined) env[SHUTDOWN_NOTICE_ENV] = this.settings.shutdownNotice;
+    const worker = cluster.fork(env);
     slot.worker = worker;
     slot.pid = worker.process.pid;
     slot.forkedAt = performance.now();

@@ -13,7 +13,7 @@ export interface WorkersOptions {
   args?: string[];
   /** The workers' Node options. Default the primary's (`process.execArgv`). */
   execArgv?: string[];
-  /** Added to the workers' environment (each also gets ICS_WORKER_INDEX, its slot: 0 to workers - 1). */
+  /** Added to the workers' environment. Each also gets ICS_WORKER_INDEX (its slot: 0 to workers - 1), ICS_SHUTDOWN_TIMEOUT and ICS_SHUTDOWN_NOTICE (for handleShutdown()). */
   env?: Record<string, string>;
   /** ms before the first restart of a worker that died; doubled at each consecutive death of that slot. Default 100. */
   restartDelay?: number;

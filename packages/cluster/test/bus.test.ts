@@ -22,6 +22,7 @@ test('malformed and oversized messages from a worker are dropped and counted; th
   const primary = new PrimaryProcess({ worker: 'bus-worker.js', workers: 1, workerConfig: { mode: 'garbage' } });
   // The hub's limit of 2 holds: the garbage reserved nothing.
   await primary.waitForLine(/^result up ok,ok,maxClients count=2$/);
+  await primary.waitForLine(/^restarted up count=0$/);
   primary.signal('SIGTERM');
   await primary.exited;
   const stats = JSON.parse((await primary.waitForLine(/^hoststats (.*)$/))[1]);
