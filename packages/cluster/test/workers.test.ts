@@ -1,3 +1,5 @@
+import * as net from 'node:net';
+import { REUSE_PORT_MIN_NODE } from '@ics-ts/wsocket-server';
 import { WORKERS_EXIT } from '../src';
 import { assertBuilt } from './support/built';
 import { LinePeer } from './support/line-peer';
@@ -95,4 +97,33 @@ test('SIGTERM to the primary: every worker shuts down gracefully (the notice, th
   }
   expect(await primary.exited).toEqual({ code: WORKERS_EXIT.GRACEFUL, signal: null });
   expect(primary.lines).toContainEqual('primary: done (exit code 0): SIGTERM: every worker ended gracefully, 4 of 4 clients closed gracefully, 0 aborted');
+});
+
+const [major, minor] = process.versions.node.split('.').map(Number);
+const [needMajor, needMinor] = REUSE_PORT_MIN_NODE.split('.').map(Number);
+const hasReusePort = major > needMajor || (major === needMajor && minor >= needMinor);
+
+/** A port the kernel just handed out and that nothing listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+    probe.on('error', reject);
+  });
+}
+
+// Node < 22.12 has no reusePort (CI runs this on Node 22 and 24).
+(hasReusePort ? test : test.skip)('reusePort: each worker binds the port itself; maxClients still holds across them', async () => {
+  const port = await freePort();
+  const primary = new PrimaryProcess({ worker: 'server-worker.js', workers: 2, workerConfig: { server: { port, reusePort: true, maxClients: 6 } } });
+  const { pids } = await primary.listening(2); // both on `port`: listening() checks they share it
+  expect(new Set(pids).size).toBe(2);
+  const peers = await openMany(port, 10);
+  expect(peers.filter((peer) => peer.lines[0].startsWith('hello from ')).length).toBe(6);
+  expect(peers.filter((peer) => peer.lines[0] === 'busy').length).toBe(4);
+  const served = peers.find((peer) => peer.lines[0].startsWith('hello from '))!;
+  expect(await served.ask('count')).toBe('count 6');
+  for (const peer of peers) peer.close();
 });
