@@ -13,7 +13,10 @@ import type { BusOp, BusRequest } from './protocol';
 export interface ClusterBusOptions {
   /** This node's id, unique in the service. Default `hostname:pid:random`. */
   nodeId?: string;
-  /** ms a request to the primary may wait; then the bus goes 'down' and answers alone. Default 1000. */
+  /**
+   * ms a request to the primary may wait; then the bus goes 'down' and answers alone. Keep it below the
+   * server's `serviceSlotTimeout` (default 2000), so that a connection is answered by the bus's rule first. Default 1000.
+   */
   requestTimeout?: number;
   /** ms between attempts to rejoin the primary while 'down'. Default 1000. */
   rejoinInterval?: number;

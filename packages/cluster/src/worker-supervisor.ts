@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { ICS_ERR, icsError } from '@ics-ts/wsocket';
+import type { ClusterBusHost } from './cluster-bus-host';
 import { WORKERS_EXIT } from './exit-codes';
 import { SHUTDOWN_NOTICE_ENV, SHUTDOWN_TIMEOUT_ENV } from './handle-shutdown';
 import type { WorkersOutcome } from './exit-codes';
@@ -108,6 +109,11 @@ export class WorkerSupervisor extends EventEmitter<WorkerSupervisorEvents> {
   /** The number of worker slots. */
   get workers(): number {
     return this.slots.length;
+  }
+
+  /** The host serving the workers' ClusterBus (its hub, its stats()); undefined with `bus: false`. */
+  get bus(): ClusterBusHost | undefined {
+    return this.settings.bus;
   }
 
   /** The live workers' process ids, by slot (undefined while a slot waits for its restart). */
