@@ -49,6 +49,21 @@ test('a stalled primary: the request times out, the bus goes down and serves alo
   await primary.waitForLine(/^rejoined count=4 outages=1$/);
 });
 
+test('more requests at once than maxPending: down, every one answered alone, then the rejoin writes back all 10 slots', async () => {
+  const primary = new PrimaryProcess({ worker: 'bus-worker.js', workers: 1, workerConfig: { mode: 'flood', bus: { maxPending: 4, rejoinInterval: 50 } } });
+  await primary.waitForLine(/^bus \d+ down 4 requests wait for the primary: it does not keep up$/);
+  await primary.waitForLine(/^flooded 10 ok, pending=0$/);
+  // The primary had granted the first 4 too: the join replaced them, nothing is counted twice.
+  await primary.waitForLine(/^rejoined count=10$/);
+});
+
+test('two workers with one node id: the second join is refused (nodeInUse), that worker serves alone', async () => {
+  const primary = new PrimaryProcess({ worker: 'bus-worker.js', workers: 2, workerConfig: { mode: 'stall', bus: { nodeId: 'twin', rejoinInterval: 60000 } } });
+  await primary.waitForLine(/^bus \d+ up joined the primary as twin$/);
+  await primary.waitForLine(/^bus \d+ down the primary refused the join: message dropped by the primary: nodeInUse$/);
+  await primary.waitForLines(/^ready \d+$/, 2);
+});
+
 test('a worker whose primary serves no bus: down, with the reason, serving alone on its own slots', async () => {
   const output = await runNode('plain-primary.js', {});
   expect(output).toMatch(/^bus \d+ down the primary did not answer a join within 200 ms \(is it running runWorkers\(\) or a ClusterBusHost\?\)$/m);
