@@ -17,8 +17,6 @@ const SLOTS_BATCH = 1000;
 const SUBSCRIBE_BATCH = 1000;
 
 type MessageHandler = (message: string, fromNode: string) => void;
-type StatusListener = (status: ServiceBusStatus, reason: string) => void;
-type LostListener = (set: string, key: string, holder: string) => void;
 
 /**
  * The Redis ServiceBus: the servers of one service, on any number of
@@ -145,11 +143,11 @@ export class RedisBus extends EventEmitter implements ServiceBus {
     }
     this.linked = false;
     this.listening = false;
+    if (command) this.setStatus('down', 'stopped');
     this.handlers.clear();
     this.presence.clear();
     command?.close();
     this.subscriber?.close();
-    if (this.command) this.setStatus('down', 'stopped');
   }
 
   // ---- slots ----
@@ -220,14 +218,15 @@ export class RedisBus extends EventEmitter implements ServiceBus {
     let set = this.handlers.get(topic);
     if (!set) {
       this.handlers.set(topic, (set = new Set()));
-      if (this.listening) this.subscriber!.client.subscribe(this.keys.channel(topic)).catch((err) => this.subscriberFailed(err));
+      // sent whenever the connection is ready (a resubscription under way may not have this topic yet: twice is harmless)
+      if (this.subscriber?.ready) this.subscriber.client.subscribe(this.keys.channel(topic)).catch((err) => this.subscriberFailed(err));
     }
     set.add(handler);
     return () => {
       const current = this.handlers.get(topic);
       if (!current?.delete(handler) || current.size > 0) return;
       this.handlers.delete(topic);
-      if (this.listening) this.subscriber!.client.unsubscribe(this.keys.channel(topic)).catch((err) => this.subscriberFailed(err));
+      if (this.subscriber?.ready) this.subscriber.client.unsubscribe(this.keys.channel(topic)).catch((err) => this.subscriberFailed(err));
     };
   }
 
@@ -370,6 +369,7 @@ export class RedisBus extends EventEmitter implements ServiceBus {
   }
 
   private onCommandLost(reason: string): void {
+    if (this.stopping) return;
     this.linked = false;
     this.rejoined = false;
     this.setStatus('down', reason);
@@ -391,6 +391,7 @@ export class RedisBus extends EventEmitter implements ServiceBus {
   }
 
   private onSubscriberLost(reason: string): void {
+    if (this.stopping) return;
     this.listening = false;
     this.setStatus('down', reason);
   }
@@ -513,15 +514,15 @@ export class RedisBus extends EventEmitter implements ServiceBus {
   // ---- events and stats ----
 
   /** Every time `status` changes (reason: why it went down, or how it came back). */
-  override on(event: 'status', listener: StatusListener): this;
+  override on(event: 'status', listener: (status: ServiceBusStatus, reason: string) => void): this;
   /** A presence key this node held is held by another node (`holder`) now: claimed while this node was cut off from Redis. */
-  override on(event: 'lost', listener: LostListener): this;
+  override on(event: 'lost', listener: (set: string, key: string, holder: string) => void): this;
   override on(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.on(event, listener);
   }
 
-  override off(event: 'status', listener: StatusListener): this;
-  override off(event: 'lost', listener: LostListener): this;
+  override off(event: 'status', listener: (status: ServiceBusStatus, reason: string) => void): this;
+  override off(event: 'lost', listener: (set: string, key: string, holder: string) => void): this;
   override off(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.off(event, listener);
   }
