@@ -1,7 +1,7 @@
 import { ICS_ERR, describe, icsError } from '@ics-ts/wsocket';
 
-/** Set and topic names: they are parts of key and channel names. */
-const NAME = /^[A-Za-z0-9_.\-/#@]{1,100}$/;
+/** The longest set or topic name (a room's set is `room:<name>`, its name up to 256 characters). */
+export const MAX_NAME_LENGTH = 1024;
 /** An address key (ipKey(): an IPv4 address, an IPv6 /64) is a hash field; `*` is the total's. */
 const MAX_ADDRESS_KEY = 100;
 /** A presence key (a nick, a user id): compared as given. */
@@ -17,7 +17,7 @@ export const MAX_PRESENCE_VALUE_LENGTH = 16 * 1024;
  * ```
  * {S}:nodes            zset  node id -> the time (Redis clock, ms) its heartbeat expires
  * {S}:slots:<node>     hash  '*' -> the node's clients, <address key> -> its clients from that key; PX presenceTtl
- * {S}:p:<set>:<key>    string "<node>\n<value>"; PX presenceTtl
+ * {S}:p:<n>:<set>:<key> string "<node>\n<value>"; PX presenceTtl (<n>: the set name's length, so any set and key pair is one key)
  * {S}:pi:<set>         zset  key -> the time its entry expires (the set's index for entries())
  * {S}:m:<topic>        pub/sub channel
  * ```
@@ -39,7 +39,7 @@ export class BusKeys {
 
   /** The prefix of one presence set's entry keys (the entries script appends the key). */
   presencePrefix(set: string): string {
-    return `{${this.service}}:p:${set}:`;
+    return `{${this.service}}:p:${set.length}:${set}:`;
   }
 
   presence(set: string, key: string): string {
@@ -60,10 +60,10 @@ export class BusKeys {
   }
 }
 
-/** Throws a TypeError naming `what` unless `name` can be a set or topic name. */
+/** Throws a TypeError naming `what` unless `name` can be a set or topic name (any characters: the key layout keeps them apart). */
 export function checkName(what: 'set' | 'topic', name: unknown): string {
-  if (typeof name !== 'string' || !NAME.test(name))
-    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `RedisBus: ${what} must be 1 to 100 letters, digits or _.-/#@, got ${describe(name)}`);
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH)
+    throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `RedisBus: a ${what} name must be a string of 1 to ${MAX_NAME_LENGTH} characters, got ${describe(name)}`);
   return name;
 }
 

@@ -25,7 +25,7 @@ export interface RedisBusOptions {
   connectTimeout?: number;
   /** How long one Redis command may take before the link is taken as lost, in ms. Default 2000. */
   commandTimeout?: number;
-  /** The largest message publish() sends and a subscriber accepts, in bytes (UTF-8). Default 1 MiB. */
+  /** The largest message publish() sends and a subscriber accepts, in bytes (UTF-8). Default 2 MiB (a ServiceRoom message, escaped, is at most about 1.5 MiB). */
   maxMessageBytes?: number;
   /** The most entries one entries() call returns. Default 10000. */
   entriesLimit?: number;
@@ -49,7 +49,7 @@ export const REDIS_BUS_DEFAULTS = Object.freeze({
   presenceTtl: 15_000,
   connectTimeout: 5_000,
   commandTimeout: 2_000,
-  maxMessageBytes: 1024 * 1024,
+  maxMessageBytes: 2 * 1024 * 1024,
   entriesLimit: 10_000,
 });
 

@@ -84,22 +84,34 @@ export class RedisBus extends EventEmitter implements ServiceBus {
     return this.options;
   }
 
+  /** Joins the service; after a stop(), joins it again (new connections, the subscriptions kept). */
   start(): Promise<void> {
-    if (this.stopping) return Promise.reject(icsError(Error, ICS_ERR.INVALID_STATE, 'RedisBus: start() after stop()'));
-    return (this.starting ??= this.connect());
+    return (this.starting ??= this.restart());
+  }
+
+  private async restart(): Promise<void> {
+    await this.stopping;
+    this.stopping = undefined;
+    await this.connect();
   }
 
   private async connect(): Promise<void> {
     const { connectTimeout } = this.options;
-    this.command = new BusConnection('command', this.options, {
-      ready: () => this.onCommandReady(),
-      lost: (reason) => this.onCommandLost(reason),
+    this.linked = false;
+    this.rejoined = false;
+    this.listening = false;
+    // a closed connection's late events (after a stop() and a new start()) are not the current link's
+    const command: BusConnection = new BusConnection('command', this.options, {
+      ready: () => command === this.command && this.onCommandReady(),
+      lost: (reason) => command === this.command && this.onCommandLost(reason),
     });
-    this.subscriber = new BusConnection('subscriber', this.options, {
-      ready: () => this.onSubscriberReady(),
-      lost: (reason) => this.onSubscriberLost(reason),
+    const subscriber: BusConnection = new BusConnection('subscriber', this.options, {
+      ready: () => subscriber === this.subscriber && this.onSubscriberReady(),
+      lost: (reason) => subscriber === this.subscriber && this.onSubscriberLost(reason),
     });
-    this.subscriber.client.on('messageBuffer', (channel: Buffer, raw: Buffer) => this.onMessage(channel, raw));
+    subscriber.client.on('messageBuffer', (channel: Buffer, raw: Buffer) => this.onMessage(channel, raw));
+    this.command = command;
+    this.subscriber = subscriber;
     this.heartbeat = setInterval(() => this.beat(), Math.max(100, Math.floor(this.options.presenceTtl / 3)));
     this.heartbeat.unref();
     const up = new Promise<void>((resolve) => {
@@ -126,8 +138,11 @@ export class RedisBus extends EventEmitter implements ServiceBus {
     return (this.stopping ??= this.leave());
   }
 
+  /** The node's slots and entries out of Redis, the connections closed; the handlers stay for a later start(). */
   private async leave(): Promise<void> {
-    await this.starting?.catch(() => undefined);
+    const started = this.starting;
+    this.starting = undefined;
+    await started?.catch(() => undefined);
     clearInterval(this.heartbeat);
     clearTimeout(this.rejoinTimer);
     const command = this.command;
@@ -144,10 +159,12 @@ export class RedisBus extends EventEmitter implements ServiceBus {
     this.linked = false;
     this.listening = false;
     if (command) this.setStatus('down', 'stopped');
-    this.handlers.clear();
+    // released in Redis above: the server's clients are gone by now (its slots are kept, and written back by a new start())
     this.presence.clear();
     command?.close();
     this.subscriber?.close();
+    this.command = undefined;
+    this.subscriber = undefined;
   }
 
   // ---- slots ----

@@ -201,7 +201,33 @@ describeWithPrograms({ 'redis-server': 'redis-server' }, 'RedisBus: two nodes ag
     expect(await b.clientCount()).toBe(0);
     expect(await b.entries('nicks')).toEqual([]);
     await a.stop(); // idempotent
-    await expect(a.start()).rejects.toThrow(/start\(\) after stop\(\)/);
+  });
+
+  test('start() after stop() joins again: the subscriptions kept, the slots written back (a server shut down and listening again)', async () => {
+    const [a, b] = await twoNodes(redis.url);
+    const atA: string[] = [];
+    a.subscribe('chat', (message) => atA.push(message));
+    await a.reserveSlot('10.2.1.1', 0, 0);
+    await a.stop();
+    expect(await b.clientCount()).toBe(0);
+    const statuses = statusLog(a);
+    await a.start();
+    expect(statuses).toEqual([['up', expect.stringMatching(/^rejoined redis:\/\/127.0.0.1:\d+: 1 slots and 0 presence entries written back$/)]]);
+    expect(await b.clientCount()).toBe(1);
+    b.publish('chat', 'again');
+    await waitFor('a got it', () => (atA.length === 1 ? true : undefined));
+    expect(await a.claim('room:lobby', 'ann', 'a')).toBe(true);
+    expect(await b.entries('room:lobby')).toEqual([{ key: 'ann', value: 'a', node: 'node-a' }]);
+  });
+
+  test('set names may hold any character: a set and key pair is one key whatever the colons', async () => {
+    const [a, b] = await twoNodes(redis.url);
+    expect(await a.claim('room:a', 'b:c', '1')).toBe(true);
+    expect(await b.claim('room:a:b', 'c', '2')).toBe(true);
+    expect(await b.claim('room:{x}', '\n', '3')).toBe(true);
+    expect(await a.entries('room:a')).toEqual([{ key: 'b:c', value: '1', node: 'node-a' }]);
+    expect(await a.entries('room:a:b')).toEqual([{ key: 'c', value: '2', node: 'node-b' }]);
+    expect(await a.entries('room:{x}')).toEqual([{ key: '\n', value: '3', node: 'node-b' }]);
   });
 
   test('a node cut off without stop(): its slots and entries expire within presenceTtl; back, it rewrites its slots and reports the key it lost', async () => {
