@@ -1,4 +1,4 @@
-export { RedisBus } from './redis-bus';
+export { MAX_PENDING_PUBLISHES, RedisBus } from './redis-bus';
 export { REDIS_BUS_DEFAULTS } from './options';
 export type { RedisBusOptions, ResolvedRedisBusOptions } from './options';
 export type { RedisBusStats } from './stats';

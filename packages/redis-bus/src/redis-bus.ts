@@ -15,6 +15,8 @@ const CLAIM_BATCH = 256;
 const SLOTS_BATCH = 1000;
 /** Channels one SUBSCRIBE carries when the subscriptions are restored. */
 const SUBSCRIBE_BATCH = 1000;
+/** PUBLISH commands sent and not yet answered; past it a message is dropped (counted), not queued: a slow Redis cannot grow memory. */
+export const MAX_PENDING_PUBLISHES = 10_000;
 
 type MessageHandler = (message: string, fromNode: string) => void;
 
@@ -62,6 +64,7 @@ export class RedisBus extends EventEmitter implements ServiceBus {
   private published = 0;
   private received = 0;
   private publishDropped = 0;
+  private pendingPublishes = 0;
   private readonly dropped: Record<DropReason, number> = { malformed: 0, oversize: 0, notSubscribed: 0 };
   private handlerErrors = 0;
   private lostClaims = 0;
@@ -216,13 +219,18 @@ export class RedisBus extends EventEmitter implements ServiceBus {
     const bytes = Buffer.byteLength(message);
     if (bytes > this.options.maxMessageBytes)
       throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `RedisBus: a message of ${bytes} bytes is over maxMessageBytes (${this.options.maxMessageBytes})`);
-    if (!this.linked || !this.command) {
+    if (!this.linked || !this.command || this.pendingPublishes >= MAX_PENDING_PUBLISHES) {
       this.publishDropped++;
       return;
     }
+    this.pendingPublishes++;
     this.command.client.publish(this.keys.channel(topic), encodeEnvelope(this.nodeId, message)).then(
-      () => this.published++,
+      () => {
+        this.pendingPublishes--;
+        this.published++;
+      },
       (err) => {
+        this.pendingPublishes--;
         this.publishDropped++;
         this.remoteFailed(err);
       },

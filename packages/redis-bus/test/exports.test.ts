@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as root from '@ics-ts/redis-bus';
 
 test('the index exports the bus, its defaults and its drop reasons', () => {
-  expect(Object.keys(root).sort()).toEqual(['DROP_REASONS', 'REDIS_BUS_DEFAULTS', 'RedisBus']);
+  expect(Object.keys(root).sort()).toEqual(['DROP_REASONS', 'MAX_PENDING_PUBLISHES', 'REDIS_BUS_DEFAULTS', 'RedisBus']);
   expect(root.DROP_REASONS).toEqual(['malformed', 'oversize', 'notSubscribed']);
 });
 

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { ServiceBusStatus } from '@ics-ts/wsocket-server';
-import { RedisBus, type RedisBusOptions } from '@ics-ts/redis-bus';
+import { MAX_PENDING_PUBLISHES, RedisBus, type RedisBusOptions } from '@ics-ts/redis-bus';
 import { describeWithPrograms } from '../../../test-support/outside-program';
 import { RedisServer, freePort, waitFor } from './support/redis-server';
 import { TcpRelay } from './support/tcp-relay';
@@ -134,6 +134,18 @@ describeWithPrograms({ 'redis-server': 'redis-server' }, 'RedisBus: two nodes ag
     await waitFor('200 messages', () => (got.length === 200 ? true : undefined));
     expect(got).toEqual(Array.from({ length: 200 }, (_, i) => String(i)));
     expect(b.stats().handlerErrors).toBe(200);
+  });
+
+  test('a burst beyond MAX_PENDING_PUBLISHES unanswered publishes is dropped and counted, not queued', async () => {
+    const [a, b] = await twoNodes(redis.url);
+    let got = 0;
+    b.subscribe('burst', () => got++);
+    for (let i = 0; i < MAX_PENDING_PUBLISHES + 500; i++) a.publish('burst', 'x');
+    expect(a.stats().publishDropped).toBe(500);
+    await waitFor('every sent one received', () => (got === MAX_PENDING_PUBLISHES ? true : undefined));
+    expect(a.stats()).toMatchObject({ published: MAX_PENDING_PUBLISHES, publishDropped: 500 });
+    a.publish('burst', 'room again');
+    await waitFor('the next one received', () => (got === MAX_PENDING_PUBLISHES + 1 ? true : undefined));
   });
 
   test('messages from a bad node are dropped and counted by reason', async () => {
