@@ -41,7 +41,8 @@ export class BusConnection {
       reconnectOnError: null,
     };
     this.client = typeof options.url === 'string' ? new Redis(options.url, enforced) : new Redis({ ...options.url, ...enforced });
-    for (const [name, script] of Object.entries(SCRIPT_TABLE)) this.client.defineCommand(name, script);
+    for (const [name, { lua, numberOfKeys }] of Object.entries(SCRIPT_TABLE))
+      this.client.defineCommand(name, numberOfKeys < 0 ? { lua } : { lua, numberOfKeys });
     this.client.on('error', (err: Error) => (this.lastError = err.message || String(err)));
     this.client.on('ready', () => events.ready());
     this.client.on('close', () => events.lost(`redis ${role} connection lost${this.lastError ? `: ${this.lastError}` : ''}`));

@@ -17,8 +17,7 @@ export const MAX_PRESENCE_VALUE_LENGTH = 16 * 1024;
  * ```
  * {S}:nodes            zset  node id -> the time (Redis clock, ms) its heartbeat expires
  * {S}:slots:<node>     hash  '*' -> the node's clients, <address key> -> its clients from that key; PX presenceTtl
- * {S}:p:<n>:<set>:<key> string "<node>\n<value>"; PX presenceTtl (<n>: the set name's length, so any set and key pair is one key)
- * {S}:pi:<set>         zset  key -> the time its entry expires (the set's index for entries())
+ * {S}:ph:<set>        hash  key -> "<node>\n<value>": the set's entries, each live while its node is
  * {S}:m:<topic>        pub/sub channel
  * ```
  */
@@ -37,17 +36,8 @@ export class BusKeys {
     return this.slotsPrefix + node;
   }
 
-  /** The prefix of one presence set's entry keys (the entries script appends the key). */
-  presencePrefix(set: string): string {
-    return `{${this.service}}:p:${set.length}:${set}:`;
-  }
-
-  presence(set: string, key: string): string {
-    return this.presencePrefix(set) + key;
-  }
-
-  presenceIndex(set: string): string {
-    return `{${this.service}}:pi:${set}`;
+  presenceEntries(set: string): string {
+    return `{${this.service}}:ph:${set}`;
   }
 
   channel(topic: string): string {

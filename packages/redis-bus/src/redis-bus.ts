@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { ICS_ERR, describe, icsError } from '@ics-ts/wsocket';
 import type { PresenceEntry, ServiceBus, ServiceBusStatus, SlotVerdict } from '@ics-ts/wsocket-server';
@@ -51,6 +52,8 @@ export class RedisBus extends EventEmitter implements ServiceBus {
   private rejoined = false;
   /** The subscriber connection is ready and every topic subscribed again. */
   private listening = false;
+  /** `<nodeId>#<random>`: this node's name in Redis since its last write-back ('' before the first). */
+  private incarnation = '';
   private rejoining: Promise<void> | undefined;
   private rejoinTimer: NodeJS.Timeout | undefined;
   private rejoinAttempts = 0;
@@ -151,11 +154,11 @@ export class RedisBus extends EventEmitter implements ServiceBus {
     const command = this.command;
     if (command && this.linked) {
       const pipeline = command.client.multi();
-      pipeline.del(this.keys.slots(this.nodeId));
-      pipeline.zrem(this.keys.nodes, this.nodeId);
+      pipeline.del(this.keys.slots(this.incarnation));
+      pipeline.zrem(this.keys.nodes, this.incarnation);
       for (const set of this.presence.setNames()) {
         for (const [key] of this.presence.entries(set))
-          scriptIn(pipeline, 'icsBusReleaseEntry', this.keys.presence(set, key), this.keys.presenceIndex(set), this.nodeId, key);
+          scriptIn(pipeline, 'icsBusReleaseEntry', this.keys.presenceEntries(set), this.nodeId, key);
       }
       await pipeline.exec().catch(() => undefined);
     }
@@ -178,14 +181,19 @@ export class RedisBus extends EventEmitter implements ServiceBus {
     checkLimit('maxClientsPerIp', maxClientsPerIp);
     for (let attempt = 0; this.linked && attempt < 2; attempt++) {
       let answer: unknown;
+      const sentAs = this.incarnation;
       try {
-        answer = await this.script('icsBusReserve', this.keys.nodes, this.keys.slots(this.nodeId), this.nodeId, key, maxClients, maxClientsPerIp,
+        answer = await this.script('icsBusReserve', this.keys.nodes, this.keys.slots(sentAs), sentAs, key, maxClients, maxClientsPerIp,
           this.options.presenceTtl, this.keys.slotsPrefix);
       } catch (err) {
         this.remoteFailed(err);
         break;
       }
-      if (answer === 'ok') this.slots.take(key);
+      if (answer === 'ok') {
+        this.slots.take(key);
+        // granted to the previous incarnation, after the write-back's count: add it to the current one
+        if (sentAs !== this.incarnation && this.linked) this.addSlot(key);
+      }
       if (answer === 'ok' || answer === 'maxClients' || answer === 'perIp') return answer;
       // 'stale': this node's heartbeat had expired (a stall longer than presenceTtl): write back, then ask again
       await this.rejoin();
@@ -197,7 +205,17 @@ export class RedisBus extends EventEmitter implements ServiceBus {
 
   releaseSlot(key: string): void {
     if (!this.slots.give(key) || !this.linked) return;
-    this.script('icsBusReleaseSlot', this.keys.slots(this.nodeId), key).catch((err) => this.remoteFailed(err));
+    this.script('icsBusReleaseSlot', this.keys.slots(this.incarnation), key).catch((err) => this.remoteFailed(err));
+  }
+
+  private addSlot(key: string): void {
+    const slotsKey = this.keys.slots(this.incarnation);
+    this.command!.client.multi().hincrby(slotsKey, '*', 1).hincrby(slotsKey, key, 1).pexpire(slotsKey, this.options.presenceTtl).exec()
+      .then((results) => {
+        const failed = results?.find(([err]) => err);
+        if (!results || failed) throw failed?.[0] ?? new Error('a slot count transaction was discarded');
+      })
+      .catch((err) => this.remoteFailed(err));
   }
 
   async clientCount(): Promise<number> {
@@ -285,18 +303,25 @@ export class RedisBus extends EventEmitter implements ServiceBus {
     checkName('set', set);
     checkPresenceKey(key);
     checkPresenceValue(value);
-    if (this.linked) {
+    for (let attempt = 0; this.linked && attempt < 2; attempt++) {
+      let answer: unknown;
       try {
-        const [holder] = (await this.claimBatch(set, [[key, value]])) as string[];
+        answer = await this.claimBatch(set, [[key, value]]);
+      } catch (err) {
+        this.remoteFailed(err);
+        break;
+      }
+      if (Array.isArray(answer)) {
+        const holder = String(answer[0]);
         if (holder === '') {
           this.presence.set(set, key, value);
           return true;
         }
-        this.lose(set, key, holder);
+        this.lose(set, key, nodeOf(holder));
         return false;
-      } catch (err) {
-        this.remoteFailed(err);
       }
+      // 'stale': this node's heartbeat had expired: write back, then ask again
+      await this.rejoin();
     }
     // alone: this node knows only its own entries, so the key is free as far as it can tell
     this.presence.set(set, key, value);
@@ -308,9 +333,9 @@ export class RedisBus extends EventEmitter implements ServiceBus {
     checkPresenceKey(key);
     if (!this.presence.delete(set, key) || !this.linked) return;
     try {
-      await this.script('icsBusReleaseEntry', this.keys.presence(set, key), this.keys.presenceIndex(set), this.nodeId, key);
+      await this.script('icsBusReleaseEntry', this.keys.presenceEntries(set), this.nodeId, key);
     } catch (err) {
-      // the entry stays in Redis until its expiry (presenceTtl): nothing renews it now
+      // the entry stays in Redis until this node's next write-back or its end (the rejoin writes only what it holds)
       this.remoteFailed(err);
     }
   }
@@ -319,12 +344,12 @@ export class RedisBus extends EventEmitter implements ServiceBus {
     checkName('set', set);
     if (this.linked) {
       try {
-        const flat = (await this.script('icsBusEntries', this.keys.presenceIndex(set), this.keys.presencePrefix(set), this.options.entriesLimit)) as string[];
+        const flat = (await this.script('icsBusEntries', this.keys.presenceEntries(set), this.keys.nodes, this.options.entriesLimit)) as string[];
         const list: PresenceEntry[] = [];
         for (let i = 0; i + 1 < flat.length; i += 2) {
           const entry = flat[i + 1];
           const newline = entry.indexOf('\n');
-          if (newline > 0) list.push({ key: flat[i], node: entry.slice(0, newline), value: entry.slice(newline + 1) });
+          if (newline > 0) list.push({ key: flat[i], node: nodeOf(entry.slice(0, newline)), value: entry.slice(newline + 1) });
         }
         return list;
       } catch (err) {
@@ -341,12 +366,14 @@ export class RedisBus extends EventEmitter implements ServiceBus {
 
   /** Sends one CLAIM call per CLAIM_BATCH entries of one set; resolves with each entry's holder ('' = this node). */
   private claimBatch(set: string, batch: ReadonlyArray<readonly [string, string]>): Promise<unknown> {
-    const keys = [this.keys.presenceIndex(set), ...batch.map(([key]) => this.keys.presence(set, key))];
-    const args = batch.flatMap(([key, value]) => [key, value]);
-    return this.script('icsBusClaim', keys.length, ...keys, this.nodeId, this.options.presenceTtl, ...args);
+    return this.script('icsBusClaim', ...this.claimArguments(set, batch));
   }
 
-  /** Claims every entry this node holds again (heartbeat, rejoin): pipelined, CLAIM_BATCH entries a call. */
+  private claimArguments(set: string, batch: ReadonlyArray<readonly [string, string]>): Array<string | number> {
+    return [this.keys.presenceEntries(set), this.keys.nodes, this.incarnation, this.options.presenceTtl, ...batch.flat()];
+  }
+
+  /** Claims every entry this node holds again (the rejoin): pipelined, CLAIM_BATCH entries a call; a key another node took is lost. */
   private async reclaimAll(): Promise<void> {
     const command = this.command!;
     const pipeline = command.client.pipeline();
@@ -363,16 +390,14 @@ export class RedisBus extends EventEmitter implements ServiceBus {
       if (batch.length) sent.push([set, batch]);
     }
     if (sent.length === 0) return;
-    for (const [set, batch] of sent) {
-      const keys = [this.keys.presenceIndex(set), ...batch.map(([key]) => this.keys.presence(set, key))];
-      scriptIn(pipeline, 'icsBusClaim', keys.length, ...keys, this.nodeId, this.options.presenceTtl, ...batch.flatMap(([key, value]) => [key, value]));
-    }
+    for (const [set, batch] of sent) scriptIn(pipeline, 'icsBusClaim', ...this.claimArguments(set, batch));
     const results = (await pipeline.exec()) ?? [];
     results.forEach(([err, holders], index) => {
       if (err) throw err;
+      if (!Array.isArray(holders)) throw new Error('this node expired during its write-back');
       const [set, batch] = sent[index];
-      (holders as string[]).forEach((holder, i) => {
-        if (holder !== '') this.lose(set, batch[i][0], holder);
+      holders.forEach((holder: unknown, i) => {
+        if (holder !== '') this.lose(set, batch[i][0], nodeOf(String(holder)));
       });
     });
   }
@@ -438,9 +463,12 @@ export class RedisBus extends EventEmitter implements ServiceBus {
     const command = this.command;
     if (!command || !this.linked || this.stopping) return;
     try {
+      // a new incarnation: whatever the previous one left that this node does not write again dies with it
+      const previous = this.incarnation;
+      this.incarnation = `${this.nodeId}#${randomBytes(4).toString('hex')}`;
       const multi = command.client.multi();
-      const slotsKey = this.keys.slots(this.nodeId);
-      multi.del(slotsKey);
+      if (previous) multi.zrem(this.keys.nodes, previous).del(this.keys.slots(previous));
+      const slotsKey = this.keys.slots(this.incarnation);
       if (this.slots.total > 0) {
         let fields: Array<string | number> = ['*', this.slots.total];
         for (const [key, count] of this.slots.entries()) {
@@ -452,7 +480,7 @@ export class RedisBus extends EventEmitter implements ServiceBus {
         }
         if (fields.length) multi.hset(slotsKey, ...fields);
       }
-      scriptIn(multi, 'icsBusBeat', this.keys.nodes, slotsKey, this.nodeId, this.options.presenceTtl);
+      scriptIn(multi, 'icsBusBeat', ...this.beatArguments());
       const results = await multi.exec();
       const failed = results?.find(([err]) => err);
       if (!results || failed) throw failed?.[0] ?? new Error('the write-back transaction was discarded');
@@ -468,26 +496,28 @@ export class RedisBus extends EventEmitter implements ServiceBus {
   }
 
   /**
-   * The heartbeat: this node stays live, its slots hash and presence keys are
-   * renewed (and keys another node took meanwhile are reported lost). Skipped
-   * while the previous one is still out, or while Redis is unreachable.
+   * The heartbeat: this node stays live (and with it its presence entries),
+   * its slots hash and presence sets are kept. One script call whatever the
+   * number of clients and entries. Skipped while the previous one is still
+   * out, or while Redis is unreachable.
    */
   private beat(): void {
     if (!this.linked || !this.rejoined || this.beating || this.stopping) return;
     this.beating = true;
-    const slotsKey = this.keys.slots(this.nodeId);
-    this.script('icsBusBeat', this.keys.nodes, slotsKey, this.nodeId, this.options.presenceTtl)
+    this.script('icsBusBeat', ...this.beatArguments())
       .then(async (wasLive) => {
-        if (Number(wasLive) !== 1) {
-          // expired between two beats (a stall longer than presenceTtl): its counts may be gone
-          this.rejoined = false;
-          await this.rejoin();
-          return;
-        }
-        await this.reclaimAll();
+        if (Number(wasLive) === 1) return;
+        // expired between two beats (a stall longer than presenceTtl, or Redis lost its data): write back
+        this.rejoined = false;
+        await this.rejoin();
       })
       .catch((err) => this.remoteFailed(err))
       .finally(() => (this.beating = false));
+  }
+
+  private beatArguments(): Array<string | number> {
+    const sets = [...this.presence.setNames()].map((set) => this.keys.presenceEntries(set));
+    return [2 + sets.length, this.keys.nodes, this.keys.slots(this.incarnation), ...sets, this.incarnation, this.options.presenceTtl];
   }
 
   /**
@@ -579,6 +609,12 @@ type ScriptName = 'icsBusBeat' | 'icsBusReserve' | 'icsBusReleaseSlot' | 'icsBus
 /** Queues a defined script on a pipeline or transaction (defineCommand adds it there untyped). */
 function scriptIn(pipeline: ChainableCommander, name: ScriptName, ...args: Array<string | number>): void {
   (pipeline as unknown as Record<ScriptName, (...a: Array<string | number>) => unknown>)[name](...args);
+}
+
+/** The node id of an incarnation (`<node id>#<random>`). */
+function nodeOf(incarnation: string): string {
+  const hash = incarnation.lastIndexOf('#');
+  return hash > 0 ? incarnation.slice(0, hash) : incarnation;
 }
 
 function errorText(err: unknown): string {

@@ -215,6 +215,22 @@ describeWithPrograms({ 'redis-server': 'redis-server' }, 'RedisBus: two nodes ag
     await a.stop(); // idempotent
   });
 
+  test('a node stalled longer than presenceTtl drops out, and its next call writes its state back', async () => {
+    const [a, b] = await twoNodes(redis.url);
+    await a.reserveSlot('10.6.0.1', 0, 0);
+    await a.claim('nicks', 'ann', 'a-1');
+    const statuses = statusLog(a);
+    // the event loop blocked: no heartbeat goes out, Redis's clock runs on
+    const until = Date.now() + TTL + 300;
+    while (Date.now() < until);
+    expect(await b.clientCount()).toBe(0);
+    expect(await b.entries('nicks')).toEqual([]);
+    expect(await a.reserveSlot('10.6.0.2', 0, 0)).toBe('ok');
+    expect(await b.clientCount()).toBe(2);
+    expect(await b.entries('nicks')).toEqual([{ key: 'ann', value: 'a-1', node: 'node-a' }]);
+    expect(statuses).toEqual([]); // Redis was reachable all along
+  });
+
   test('start() after stop() joins again: the subscriptions kept, the slots written back (a server shut down and listening again)', async () => {
     const [a, b] = await twoNodes(redis.url);
     const atA: string[] = [];
@@ -255,6 +271,7 @@ describeWithPrograms({ 'redis-server': 'redis-server' }, 'RedisBus: two nodes ag
       for (const ip of ['10.3.0.1', '10.3.0.2', '10.3.0.2']) expect(await a.reserveSlot(ip, 10, 0)).toBe('ok');
       expect(await a.claim('nicks', 'ann', 'a-1')).toBe(true);
       expect(await a.claim('nicks', 'cid', 'a-2')).toBe(true);
+      expect(await a.claim('nicks', 'dan', 'a-3')).toBe(true);
       expect(await b.clientCount()).toBe(3);
 
       relay.cut();
@@ -271,6 +288,8 @@ describeWithPrograms({ 'redis-server': 'redis-server' }, 'RedisBus: two nodes ag
       // alone, a serves from its own counts
       expect(await a.reserveSlot('10.3.0.2', 10, 2)).toBe('perIp');
       expect(await a.clientCount()).toBe(3);
+      // released while cut off: not written back, so gone for good
+      await a.release('nicks', 'dan');
 
       relay.mend();
       await untilStatus(a, 'up');
@@ -285,6 +304,33 @@ describeWithPrograms({ 'redis-server': 'redis-server' }, 'RedisBus: two nodes ag
       expect(statuses.map(([status]) => status)).toEqual(['down', 'up']);
       expect(statuses[1][1]).toMatch(/rejoined .*: 3 slots and 1 presence entries written back/);
       process.stdout.write(`[redis-bus] a cut-off node's state expired ${expiredAfter} ms after the cut (presenceTtl ${TTL})\n`);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  test('a short cut: what the node released meanwhile does not come back with it (a write-back is a new incarnation)', async () => {
+    serviceCount++;
+    const relay = await TcpRelay.open(redis.port);
+    try {
+      const a = bus(relay.url, { nodeId: 'node-a' });
+      const b = bus(redis.url, { nodeId: 'node-b' });
+      await Promise.all([a.start(), b.start()]);
+      await a.claim('nicks', 'ann', '1');
+      await a.claim('nicks', 'dan', '2');
+      await a.reserveSlot('10.7.0.1', 0, 0);
+      await a.reserveSlot('10.7.0.2', 0, 0);
+      relay.cut();
+      await untilStatus(a, 'down');
+      await a.release('nicks', 'dan');
+      a.releaseSlot('10.7.0.2');
+      // a's previous incarnation is still live in Redis (well within presenceTtl): b still sees dan
+      expect((await b.entries('nicks')).map((e) => e.key).sort()).toEqual(['ann', 'dan']);
+      relay.mend();
+      await untilStatus(a, 'up');
+      expect(await b.entries('nicks')).toEqual([{ key: 'ann', value: '1', node: 'node-a' }]);
+      expect(await b.clientCount()).toBe(1);
+      expect(await b.claim('nicks', 'dan', 'b')).toBe(true);
     } finally {
       await relay.close();
     }
