@@ -1,5 +1,5 @@
 import { TWSocketClient, clientClass } from '@ics-ts/wsocket-server';
-import { CHAT_MEMBER, ChatMember, ChatPresence, ChatRoom } from './chat-room';
+import { CHAT_MEMBER, ChatMember, ChatRoom } from './chat-room';
 
 /**
  * ASCII letters, digits, `_` and `-`, 1 to 20 of them, unique in the room
@@ -187,7 +187,7 @@ export class ChatClient extends TWSocketClient implements ChatMember {
   }
 
   private async who(): Promise<void> {
-    const here: ChatPresence[] = await this.room.who();
+    const here = await this.room.who();
     if (this.state !== 'connected') return;
     this.sendLine(here.length === 0 ? '* Nobody is here yet.' : `* Here (${here.length}): ${here.map((member) => `${member.nick} (${member.addr})`).join(', ')}`);
   }

@@ -19,15 +19,8 @@ export interface ChatMember extends RoomMember {
   abort(): void;
 }
 
-/** A member of the chat as /who shows it, on any server of the service. */
-export interface ChatPresence {
-  /** The nick as the member typed it. */
-  nick: string;
-  /** The member's address. */
-  addr: string;
-  /** The node (server) it is connected to. */
-  node: string;
-}
+/** A member of the chat as /who shows it (nick as typed, address, node), on any server of the service. */
+type ChatPresence = { nick: string; addr: string; node: string };
 
 function isChatMember(member: object): member is ChatMember {
   return (member as Partial<ChatMember>)[CHAT_MEMBER] === true;
@@ -113,7 +106,7 @@ export class ChatRoom {
   }
 
   /** Everybody in the chat, on every server of the service, in join order. */
-  async who(): Promise<ChatPresence[]> {
+  async who(): Promise<{ nick: string; addr: string; node: string }[]> {
     const here: ChatPresence[] = [];
     for (const entry of await this.room.members()) {
       const presence = presenceOf(entry.key, entry.value, entry.node);
