@@ -42,6 +42,9 @@ export class RedisBus extends EventEmitter implements ServiceBus {
   private readonly slots = new LocalSlots();
   private readonly presence = new LocalPresence();
   private readonly handlers = new Map<string, Set<MessageHandler>>();
+  private readonly entriesReads = new Map<string, { writes: number; list: Promise<PresenceEntry[] | undefined> }>();
+  /** Claims and releases sent to Redis: an entries() read sent before the latest one cannot answer for after it. */
+  private presenceWrites = 0;
   private command: BusConnection | undefined;
   private subscriber: BusConnection | undefined;
 
@@ -305,6 +308,7 @@ export class RedisBus extends EventEmitter implements ServiceBus {
     checkPresenceValue(value);
     for (let attempt = 0; this.linked && attempt < 2; attempt++) {
       let answer: unknown;
+      this.presenceWrites++;
       try {
         answer = await this.claimBatch(set, [[key, value]]);
       } catch (err) {
@@ -332,6 +336,7 @@ export class RedisBus extends EventEmitter implements ServiceBus {
     checkName('set', set);
     checkPresenceKey(key);
     if (!this.presence.delete(set, key) || !this.linked) return;
+    this.presenceWrites++;
     try {
       await this.script('icsBusReleaseEntry', this.keys.presenceEntries(set), this.nodeId, key);
     } catch (err) {
@@ -343,18 +348,16 @@ export class RedisBus extends EventEmitter implements ServiceBus {
   async entries(set: string): Promise<PresenceEntry[]> {
     checkName('set', set);
     if (this.linked) {
-      try {
-        const flat = (await this.script('icsBusEntries', this.keys.presenceEntries(set), this.keys.nodes, this.options.entriesLimit)) as string[];
-        const list: PresenceEntry[] = [];
-        for (let i = 0; i + 1 < flat.length; i += 2) {
-          const entry = flat[i + 1];
-          const newline = entry.indexOf('\n');
-          if (newline > 0) list.push({ key: flat[i], node: nodeOf(entry.slice(0, newline)), value: entry.slice(newline + 1) });
-        }
-        return list;
-      } catch (err) {
-        this.remoteFailed(err);
+      // one script call per set at a time, shared by the callers meanwhile (a burst of /who costs Redis one scan),
+      // unless this node claimed or released since it was sent: a caller always sees its own writes
+      let reading = this.entriesReads.get(set);
+      if (!reading || reading.writes !== this.presenceWrites) {
+        const read = { writes: this.presenceWrites, list: this.readEntries(set) };
+        read.list.finally(() => this.entriesReads.get(set) === read && this.entriesReads.delete(set)).catch(() => undefined);
+        this.entriesReads.set(set, (reading = read));
       }
+      const list = await reading.list;
+      if (list) return list.slice();
     }
     const own: PresenceEntry[] = [];
     for (const [key, value] of this.presence.entries(set)) {
@@ -362,6 +365,23 @@ export class RedisBus extends EventEmitter implements ServiceBus {
       own.push({ key, value, node: this.nodeId });
     }
     return own;
+  }
+
+  /** The live entries of `set` in Redis; undefined when Redis failed (the caller answers from this node). */
+  private async readEntries(set: string): Promise<PresenceEntry[] | undefined> {
+    try {
+      const flat = (await this.script('icsBusEntries', this.keys.presenceEntries(set), this.keys.nodes, this.options.entriesLimit)) as string[];
+      const list: PresenceEntry[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const entry = flat[i + 1];
+        const newline = entry.indexOf('\n');
+        if (newline > 0) list.push({ key: flat[i], node: nodeOf(entry.slice(0, newline)), value: entry.slice(newline + 1) });
+      }
+      return list;
+    } catch (err) {
+      this.remoteFailed(err);
+      return undefined;
+    }
   }
 
   /** Sends one CLAIM call per CLAIM_BATCH entries of one set; resolves with each entry's holder ('' = this node). */

@@ -193,6 +193,21 @@ describeWithPrograms({ 'redis-server': 'redis-server' }, 'RedisBus: two nodes ag
     expect(await a.claim('nicks', 'Ann', 'client 4')).toBe(true);
   });
 
+  test('presence: entries() calls at once share one read, but never one sent before this node\'s own claim', async () => {
+    const [a, b] = await twoNodes(redis.url);
+    await b.claim('nicks', 'bob', 'b');
+    const before = a.entries('nicks');
+    const alongside = a.entries('nicks');
+    const claimed = a.claim('nicks', 'ann', 'a');
+    const after = a.entries('nicks');
+    await claimed;
+    const [first, second, third] = await Promise.all([before, alongside, after]);
+    expect(first).toEqual([{ key: 'bob', value: 'b', node: 'node-b' }]);
+    expect(second).toEqual(first);
+    expect(second).not.toBe(first); // each caller its own array
+    expect(sorted(third).map((e) => e.key)).toEqual(['ann', 'bob']);
+  });
+
   test('presence: entries outlive presenceTtl while their node lives (the heartbeat renews them)', async () => {
     const [a, b] = await twoNodes(redis.url);
     expect(await a.claim('nicks', 'ann', '1')).toBe(true);
