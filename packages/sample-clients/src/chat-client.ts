@@ -55,9 +55,11 @@ const HELP = [
  * once too much waits for it (ChatRoom.maxBacklog); a flooder is held to
  * CHAT_READ_RATE.
  *
- * The room is a service injected by tsyringe: see ChatRoom for why it is
- * per-server and stateless. Lines end with CRLF, or a bare LF (`nc`, most
- * scripts); replies end with CRLF.
+ * The room is a service injected by tsyringe: see ChatRoom (the server's
+ * service room, one across the servers of a service). Claiming a nick and
+ * /who ask the service, so they are asynchronous: reading pauses until the
+ * answer is in, so that the member's lines keep their order. Lines end with
+ * CRLF, or a bare LF (`nc`, most scripts); replies end with CRLF.
  */
 @clientClass('chat')
 export class ChatClient extends TWSocketClient implements ChatMember {
@@ -91,6 +93,7 @@ export class ChatClient extends TWSocketClient implements ChatMember {
    */
   protected override onShutdown(notice: string | undefined): void {
     this.currentNick = undefined;
+    this.room.leave(this);
     this.sendLine(`* ${notice || 'The chat server is shutting down. Bye!'}`);
   }
 
@@ -99,7 +102,14 @@ export class ChatClient extends TWSocketClient implements ChatMember {
     const nick = this.currentNick;
     this.currentNick = undefined;
     if (nick !== undefined) this.room.broadcast(`* ${nick} left`, this);
+    this.room.leave(this);
     super.onSessionClosed(error);
+  }
+
+  /** A line for this member from the room (this server's or another's): sent, the backlog rule applied (ChatRoom.deliver). */
+  deliver(line: string): void {
+    // Between the nick's claim and the welcome line, nothing: the welcome comes first.
+    if (this.currentNick !== undefined) this.room.deliver(this, line);
   }
 
   private handleLine(text: string): void {
@@ -120,6 +130,7 @@ export class ChatClient extends TWSocketClient implements ChatMember {
     this.currentNick = undefined;
     this.sendLine(`* Bye${nick !== undefined ? `, ${nick}` : ''}.`);
     if (nick !== undefined) this.room.broadcast(`* ${nick} left${message ? ` (${message})` : ''}`, this);
+    this.room.leave(this);
     this.close();
   }
 
@@ -130,11 +141,8 @@ export class ChatClient extends TWSocketClient implements ChatMember {
     switch (name) {
       case '/nick':
         return this.setNick(args);
-      case '/who': {
-        const nicks = this.room.nicks();
-        this.sendLine(nicks.length === 0 ? '* Nobody is here yet.' : `* Here (${nicks.length}): ${nicks.join(', ')}`);
-        return;
-      }
+      case '/who':
+        return this.whilePaused(() => this.who());
       case '/quit':
         return this.quit(args);
       case '/help':
@@ -150,27 +158,53 @@ export class ChatClient extends TWSocketClient implements ChatMember {
       this.sendLine(`* "${cut(nick)}" is not a valid nick: 1 to 20 ASCII letters, digits, _ or -. Your nick?`);
       return;
     }
-    const holder = this.room.findNick(nick);
-    if (holder === this) {
-      // Same nick, maybe another case: a rename without a clash.
-      if (nick === this.currentNick) return void this.sendLine(`* You are already ${nick}.`);
-    } else if (holder) {
-      this.sendLine(`* ${nick} is taken. Your nick?`);
-      return;
-    }
+    if (nick === this.currentNick) return void this.sendLine(`* You are already ${nick}.`);
+    this.whilePaused(() => this.claimNick(nick));
+  }
+
+  /** The nick is claimed across the service (another case of one's own nick is a rename without a clash). */
+  private async claimNick(nick: string): Promise<void> {
+    const claimed = await this.room.join(this, nick);
+    if (this.state !== 'connected') return;
+    if (!claimed) return void this.sendLine(`* ${nick} is taken. Your nick?`);
     const previous = this.currentNick;
-    this.currentNick = nick;
     if (previous !== undefined) {
+      this.currentNick = nick;
       this.room.broadcast(`* ${previous} is now ${nick}`, this);
       this.sendLine(`* You are now ${nick}.`);
       return;
     }
-    const others = this.room.members().filter((member) => member !== this).map((member) => member.nick!);
+    const wanted = nick.toLowerCase();
+    const others = (await this.room.who()).filter((member) => member.nick.toLowerCase() !== wanted).map((member) => member.nick);
+    if (this.state !== 'connected' || this.room.room.keyOf(this) !== wanted) return;
+    this.currentNick = nick;
     this.sendLine(
       `* Welcome, ${nick}. ` +
         (others.length === 0 ? 'Nobody else is here yet.' : `Here: ${others.join(', ')}.`) +
         ' /help lists the commands.',
     );
     this.room.broadcast(`* ${nick} joined`, this);
+  }
+
+  private async who(): Promise<void> {
+    const here = await this.room.who();
+    if (this.state !== 'connected') return;
+    this.sendLine(here.length === 0 ? '* Nobody is here yet.' : `* Here (${here.length}): ${here.map((member) => `${member.nick} (${member.addr})`).join(', ')}`);
+  }
+
+  /**
+   * Runs an answer that waits for the service: reading is paused meanwhile, so
+   * the member's next lines wait for it and keep their order. A failure
+   * (the service is not reachable) is told to the member.
+   */
+  private whilePaused(task: () => Promise<void>): void {
+    this.pauseReading();
+    task().then(
+      () => this.resumeReading(),
+      () => {
+        if (this.state === 'connected') this.sendLine('* The chat service did not answer; try again.');
+        this.resumeReading();
+      },
+    );
   }
 }

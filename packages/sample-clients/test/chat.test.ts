@@ -35,7 +35,7 @@ test('two clients: nicks, join announced, a line reaches the other and not the s
   expect(await bob.line()).toBe('<alice> hello bob');
   // The sender's next line is the /who answer: had the broadcast come back to it, it would come first.
   alice.sendLine('/who');
-  expect(await alice.line()).toBe('* Here (2): alice, bob');
+  expect(await alice.line()).toBe('* Here (2): alice (127.0.0.1), bob (127.0.0.1)');
 
   bob.send('hi alice\n'); // a bare LF ends a line too (nc, scripts)
   expect(await alice.line()).toBe('<bob> hi alice');
@@ -46,7 +46,7 @@ test('two clients: nicks, join announced, a line reaches the other and not the s
   expect(await alice.line()).toBe('* bob left (gotta go)');
 
   alice.sendLine('/who');
-  expect(await alice.line()).toBe('* Here (1): alice');
+  expect(await alice.line()).toBe('* Here (1): alice (127.0.0.1)');
 });
 
 test('a peer that drops the connection is announced as having left', async () => {
@@ -81,7 +81,7 @@ test('nick rules: invalid, taken (any case), /nick to choose and to rename', asy
   expect(await carol.line()).toBe('* You are already Caroline.');
 
   alice.sendLine('/who');
-  expect(await alice.line()).toBe('* Here (2): alice, Caroline');
+  expect(await alice.line()).toBe('* Here (2): alice (127.0.0.1), Caroline (127.0.0.1)');
 });
 
 test('/help, unknown commands, // escapes a leading slash, control characters are removed', async () => {
@@ -112,13 +112,13 @@ test('before choosing a nick: /who works, nothing is broadcast, /quit closes', a
   const shy = await harness.connect(server);
   expect(await shy.line()).toBe(CHAT_PROMPT);
   shy.sendLine('/who');
-  expect(await shy.line()).toBe('* Here (1): alice');
+  expect(await shy.line()).toBe('* Here (1): alice (127.0.0.1)');
   shy.sendLine('/quit');
   expect(await shy.line()).toBe('* Bye.');
   await shy.closed;
   // alice heard of no join and no leave: her next line answers her own /who.
   alice.sendLine('/who');
-  expect(await alice.line()).toBe('* Here (1): alice');
+  expect(await alice.line()).toBe('* Here (1): alice (127.0.0.1)');
 });
 
 test('two servers in one process have two rooms', async () => {
@@ -133,7 +133,7 @@ test('two servers in one process have two rooms', async () => {
   bob.sendLine('hello');
   expect(await alice2.line()).toBe('<bob> hello');
   alice.sendLine('/who');
-  expect(await alice.line()).toBe('* Here (1): alice');
+  expect(await alice.line()).toBe('* Here (1): alice (127.0.0.1)');
 });
 
 test('the room is injected: a ChatRoom subclass registered in the server container replaces it', async () => {
@@ -193,7 +193,7 @@ test('a member that stops reading is dropped once too much is queued for it; the
   slow.socket.resume(); // what the kernel holds for it, then the end of the stream
   await slow.closed;
   talker.sendLine('/who');
-  expect(await talker.until((text) => text.startsWith('* Here'))).toContain('* Here (2): talker, listener');
+  expect(await talker.until((text) => text.startsWith('* Here'))).toContain('* Here (2): talker (127.0.0.1), listener (127.0.0.1)');
   talker.sendLine('still here');
   await listener.until((text) => text === '<talker> still here');
 });
@@ -232,13 +232,13 @@ describe('hostile members (issue 11)', () => {
     expect(nc.destroyed).toBe(false);
     expect(server.clientCount).toBe(2);
     alice.sendLine('/who');
-    expect(await alice.line()).toBe('* Here (1): alice'); // a quitting member is out of the room at once
+    expect(await alice.line()).toBe('* Here (1): alice (127.0.0.1)'); // a quitting member is out of the room at once
     const gone = allGoneButOne(server);
     nc.end();
     await gone;
     alice.sendLine('/who');
     // No second "* bob left": the next line alice gets answers her /who.
-    expect(await alice.line()).toBe('* Here (1): alice');
+    expect(await alice.line()).toBe('* Here (1): alice (127.0.0.1)');
   });
 
   test('C0 (but TAB), DEL, C1, line separators and bidi controls are removed from messages', async () => {
@@ -291,7 +291,7 @@ describe('hostile members (issue 11)', () => {
     flooder.socket.write('/help\n'.repeat(20_000)); // 120 KB asking for 6 MB of help
     await paused;
     alice.sendLine('/who');
-    expect(await alice.line()).toBe('* Here (2): alice, flooder');
+    expect(await alice.line()).toBe('* Here (2): alice (127.0.0.1), flooder (127.0.0.1)');
     // Delivery stopped at sendHighWater (64 KB) queued, inside the read chunk: one answer (6 lines) over.
     expect(peak).toBeLessThan(65_536 + 400);
     console.log(`chat sample, /help flood not read: reading paused at a peak backlog of ${peak} bytes`);

@@ -41,7 +41,7 @@ describeWithPrograms({ nc: 'netcat-openbsd' }, 'chat through the CLI, with nc', 
       await bobExited;
       await cli.waitForLine(/^client 2 disconnected/);
       alice.sendLine('/who');
-      expect(await alice.line()).toBe('* Here (1): alice'); // no second "* bob left"
+      expect(await alice.line()).toBe('* Here (1): alice (127.0.0.1)'); // no second "* bob left"
       console.log(`chat /quit from nc: the others heard it after ${noticeMs.toFixed(1)} ms (was closeTimeout, 10 s)`);
     } finally {
       alice.destroy();

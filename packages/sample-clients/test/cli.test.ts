@@ -65,7 +65,7 @@ test('default config: the chat demo with its banner; two clients chat; SIGTERM s
   alice.sendLine('hi bob');
   expect(await bob.line()).toBe('<alice> hi bob');
   bob.sendLine('/who');
-  expect(await bob.line()).toBe('* Here (2): alice, bob');
+  expect(await bob.line()).toBe('* Here (2): alice (127.0.0.1), bob (127.0.0.1)');
 
   cli.child.kill('SIGTERM');
   // Shutdown closes both connections gracefully, then the process exits.
