@@ -1,0 +1,53 @@
+'use strict';
+/**
+ * A worker of the scale benchmark's ics-ts server, forked by the cluster
+ * primary (lib/scale-cluster.js): one TWSocketServer from packages/*\/dist on
+ * the port every worker shares (Node's cluster hands each accepted connection
+ * to a worker, round-robin). Its client class answers each line with the same
+ * line; the banner tells the load generator its connection is served.
+ * idleTimeout is off: the connections are held idle on purpose.
+ *
+ * Answers the primary's calls (lib/child.js `serve`): stats, mem (after full
+ * collections), stop. Exits with the primary (IPC closed) or at its hard limit.
+ */
+const { setupChild, serve, send, settledMemory } = require('./child');
+
+const opts = JSON.parse(process.argv[2]);
+setupChild(`scale worker ${process.pid}`, opts.hardMs);
+
+(async () => {
+  const { ws, tsyringe, startServer } = require('./ics');
+
+  /** Answers every line with itself: the "is it still served" probe. */
+  class AnsweringLineClient extends ws.TWSocketClient {
+    constructor(info) {
+      super({ lineMode: true });
+      this.info = info;
+    }
+
+    onLine(line) {
+      this.sendLine(line);
+    }
+  }
+  // What TypeScript's emitDecoratorMetadata writes for `constructor(info: ConnectionInfo)`, then @injectable().
+  Reflect.defineMetadata('design:paramtypes', [ws.ConnectionInfo], AnsweringLineClient);
+  tsyringe.injectable()(AnsweringLineClient);
+
+  const server = await startServer({
+    port: opts.port,
+    clientClass: AnsweringLineClient,
+    banner: opts.banner,
+    listenBacklog: opts.backlog,
+    clientDefaults: { idleTimeout: 0 },
+    ...(opts.tls ? { sslEnable: true, sslContext: { sslCert: opts.cert, sslKey: opts.key } } : {}),
+  });
+  serve({
+    stats: () => ({ clients: server.clientCount }),
+    mem: () => settledMemory(),
+    stop: () => ({}),
+  });
+  send('ready', { port: server.bindPort, pid: process.pid });
+})().catch((error) => {
+  process.stderr.write(`[bench scale worker] ${error && error.stack ? error.stack : error}\n`);
+  process.send({ type: 'fatal', error: String(error && error.stack ? error.stack : error) }, () => process.exit(3));
+});
