@@ -3,6 +3,7 @@ import type { IssuedCertificate } from '@ics-ts/acme';
 import type { Refusal } from './admission/refusals';
 import { INFO, TWSocketClient } from './clients/wsocket-client';
 import type { HandshakeFailure } from './tls/handshake';
+import type { ServiceBusStatus } from './service/service-bus';
 import { ICS_ERR, icsSystemError } from '@ics-ts/wsocket';
 
 export type ServerState = 'closed' | 'listening';
@@ -63,6 +64,8 @@ export interface WSocketServerEvents<C extends TWSocketClient> {
   certificateIssued: [hostTag: string, certificate: IssuedCertificate];
   /** A certAutoOrder host's order failed; its last good certificate stays; the next order runs at retryAt. */
   certificateOrderFailed: [hostTag: string, error: Error, retry: { failures: number; retryAt: Date }];
+  /** The service bus went down (serving alone: why) or came back up; also 'down' when it could not start. */
+  serviceStatus: [status: ServiceBusStatus, reason: string];
 }
 
 type GuardedEvent =
@@ -76,7 +79,8 @@ type GuardedEvent =
   | 'sslCertRecheck'
   | 'changeState'
   | 'certificateIssued'
-  | 'certificateOrderFailed';
+  | 'certificateOrderFailed'
+  | 'serviceStatus';
 
 /**
  * The end of the pipeline: where the stages report what happened, as the

@@ -6,13 +6,13 @@ import { describe, ICS_ERR, icsError, icsSystemError, icsCodeOf } from '@ics-ts/
 import type { WSocketDefaults } from '@ics-ts/wsocket';
 import { container as globalContainer, DependencyContainer } from 'tsyringe';
 import { AdmissionGate } from './admission/gate';
-import { ClientSlots } from './admission/client-slots';
+import { ClientSlots, SlotHolderSink } from './admission/client-slots';
 import type { ListenerPolicy } from './admission/policy';
 import { RefusalCounts } from './admission/refusals';
 import { Refuser } from './admission/refuser';
 import { TooBusy } from './admission/too-busy';
 import { ClientFactory, injectionProblem } from './clients/client-factory';
-import { ClientList } from './clients/client-list';
+import type { ClientList } from './clients/client-list';
 import { ClientClassRef, ClientClassRegistry, ClientConstructor, clientClassRegistry, isClientClass } from './clients/client-registry';
 import { ClientStarter } from './clients/client-starter';
 import { INFO, TWSocketClient } from './clients/wsocket-client';
@@ -42,6 +42,8 @@ import {
   resolveSslContext,
   LISTENER_KEYS,
   checkSniPolicy,
+  checkBus,
+  checkReusePort,
 } from './options/server-options';
 import type { ServerSettings } from './options/server-settings';
 import { HandshakeFailureReason } from './tls/handshake';
@@ -49,7 +51,13 @@ import { TlsHandshakes } from './tls/handshakes';
 import { AdminServer } from './stats/admin-server';
 import type { AdminTarget, RecheckOutcome } from './stats/admin-target';
 import { IdleClock, collectStats } from './stats/server-stats';
-import type { ServerStats, StatsRequest } from './stats/stats-types';
+import type { ServerStats, ServiceStats, StatsRequest } from './stats/stats-types';
+import type { ServiceBus, ServiceBusStatus } from './service/service-bus';
+import { LocalBus } from './service/hub-bus';
+import { ServiceGate } from './service/service-gate';
+import { ServiceRoom } from './service/service-room';
+import { ServiceSlots } from './service/service-slots';
+import { SlotClientList, WatchedClientList } from './service/watched-client-list';
 
 export type { CertRecheck, ListenFailure, ServerState, TooBusyInfo, WSocketServerEvents } from './events';
 
@@ -94,8 +102,23 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   private readonly handshakes: TlsHandshakes;
   /** certAutoOrder hosts: their ACME managers and challenge answers. */
   private readonly autoCerts: AutoCertificates;
-  private readonly list: ClientList<C>;
+  private readonly list: WatchedClientList<C>;
   private readonly gate: AdmissionGate<C>;
+
+  // ---- the service (see options.bus)
+  private readonly serviceBus: ServiceBus;
+  /** With a shared bus: the service-wide slot stage (undefined with a LocalBus: this server's slots are the service's). */
+  private readonly serviceSlots: ServiceSlots<C> | undefined;
+  private readonly rooms = new Map<string, ServiceRoom>();
+  /** bus.start() under way or done (the first listen starts it); undefined when stopped. */
+  private busStart: Promise<void> | undefined;
+  /** Why the bus could not start ('' when it did). */
+  private busStartError = '';
+  private busStartFailures = 0;
+  /** The service-wide client count serviceClientCount() last got. */
+  private lastServiceClients = 0;
+  /** See WSocketServerOptions.reusePort. */
+  readonly reusePort: boolean;
 
   private currentState: ServerState = 'closed';
   private readonly listenerSet: ListenerSet;
@@ -150,6 +173,10 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     this.sniMissing = checkSniPolicy(options.sniMissing ?? 'default', WHERE, 'sniMissing');
     this.recheckIntervalMs = checkCount(options.sslCertRecheckInterval ?? 0, WHERE, 'sslCertRecheckInterval');
     this.admin = options.admin === undefined ? undefined : newAdminServer(this.adminTarget(), options.admin);
+    this.serviceBus = options.bus === undefined ? new LocalBus() : checkBus(options.bus, WHERE);
+    const sharedBus = this.serviceBus.status !== 'local';
+    const slotTimeout = count('serviceSlotTimeout');
+    this.reusePort = checkReusePort(options.reusePort ?? SERVER_DEFAULTS.reusePort, WHERE);
     const resolveClass = (ref: ClientClassRef, option: string) => this.checkClientClass(ref as ClientClassRef<C>, option);
     this.hostSet = new HostSet<TWSocketClient>(resolveClass as (ref: ClientClassRef, option: string) => ClientConstructor, this.policy, this.sniUnknown, this.sniMissing, WHERE);
 
@@ -157,13 +184,28 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     const events = this.events as unknown as ServerEvents<TWSocketClient>;
     this.refuser = new Refuser(events);
     this.tooBusyStage = new TooBusy(this.settings, this.refuser, events);
-    this.list = new ClientList<C>(this, this.events);
+    // A LocalBus keeps today's synchronous slots: the plain list and gate, no stage between the slots and the starter.
+    this.list = sharedBus ? new SlotClientList<C>(this, this.events) : new WatchedClientList<C>(this, this.events);
     const factory = new ClientFactory(this.serverContainer, this.connectionContainer, WHERE);
     const starter = new ClientStarter<C>(this.settings, factory, this.list, this.events);
-    const slots = new ClientSlots<C>(this.settings, this.list, this.tooBusyStage, starter);
+    let afterSlots: SlotHolderSink = starter;
+    if (sharedBus) {
+      const local = () => slots;
+      this.serviceSlots = new ServiceSlots<C>(this.settings, this.serviceBus, local, this.list, this.tooBusyStage, starter, this.events, slotTimeout);
+      this.list.watch(this.serviceSlots);
+      afterSlots = this.serviceSlots;
+    }
+    const slots = new ClientSlots<C>(this.settings, this.list, this.tooBusyStage, afterSlots);
     this.handshakes = new TlsHandshakes(this.settings, this.refuser, events, slots);
     this.autoCerts = new AutoCertificates(certificateSink(this));
-    this.gate = new AdmissionGate<C>(this.settings, this.refuser, this.events, this.list, this.tooBusyStage, this.handshakes, slots);
+    if (sharedBus) {
+      const gate = new ServiceGate<C>(this.settings, this.refuser, this.events, this.list, this.tooBusyStage, this.handshakes, slots);
+      gate.serviceSlots = this.serviceSlots;
+      this.gate = gate;
+    } else {
+      this.gate = new AdmissionGate<C>(this.settings, this.refuser, this.events, this.list, this.tooBusyStage, this.handshakes, slots);
+    }
+    this.onBusStatus = this.onBusStatus.bind(this);
 
     const items = options.multiListenSockets ?? [];
     if (!Array.isArray(items)) {
@@ -322,8 +364,10 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    * listener (address, port, system code: EADDRINUSE, EACCES...).
    */
   async listen(options: ListenOptions = {}): Promise<void> {
+    const bus = this.startBus();
     await this.whileNotAborted(options.signal, () => this.withCertificates(() => this.listenerSet.openAll()));
     await this.openAdmin();
+    await bus;
     this.setState('listening');
   }
 
@@ -337,8 +381,10 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
    * failures, one per listener that could not listen; an empty list is success.
    */
   async multiListenEx(options: ListenOptions = {}): Promise<ListenFailure[]> {
+    const bus = this.startBus();
     const failures = await this.whileNotAborted(options.signal, () => this.withCertificates(() => this.listenerSet.openEach()));
     if (this.listenerSet.any) await this.openAdmin();
+    await bus;
     if (this.listenerSet.any) this.setState('listening');
     return failures;
   }
@@ -413,6 +459,14 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     // Connections still in their TLS handshake, or still sending their PROXY header, never become clients now.
     this.handshakes.destroyAll();
     this.gate.proxyHeaders.destroyAll();
+    this.serviceSlots?.destroyAll();
+    const result = await this.shutdownClients(notice, timeout, signal);
+    await this.stopBus();
+    return result;
+  }
+
+  /** shutdown()'s graceful part: every client told, closed, waited for; aborted at the cut-off. */
+  private async shutdownClients(notice: string | undefined, timeout: number, signal: AbortSignal | undefined): Promise<ShutdownResult> {
     const clients = [...this.clients];
     const result: ShutdownResult = { clients: clients.length, closed: 0, aborted: 0 };
     const all = clients.map((client) => this.list.whenGone(client));
@@ -440,7 +494,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     return result;
   }
 
-  /** `await using server = new TWSocketServer(...)`: a graceful shutdown with the default timeout. */
+  /** `await using server = new TWSocketServer(...)`: a graceful shutdown with the default timeout (the bus stopped at its end). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
   }
@@ -647,6 +701,110 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
     await Promise.all(this.clients.map((client) => this.disconnect(client)));
   }
 
+  // ---- the service (options.bus) --------------------------------------------------------
+
+  /** What this server shares with the other nodes of its service: options.bus, or its own LocalBus. */
+  get bus(): ServiceBus {
+    return this.serviceBus;
+  }
+
+  /**
+   * The room `name` of the service (made on first use, one per name per
+   * server): members on every node, each under a key unique in the service,
+   * and messages to all of them. A client of this server that is a member
+   * leaves it by itself when it leaves the client list.
+   */
+  room(name: string): ServiceRoom {
+    let room = this.rooms.get(name);
+    if (room === undefined) {
+      room = new ServiceRoom(name, this.serviceBus, {
+        isGone: (member) => member instanceof TWSocketClient && !this.list.has(member),
+        report: (error, member) => this.events.bgException(error, member instanceof TWSocketClient && this.list.has(member) ? (member as C) : undefined),
+      });
+      this.rooms.set(name, room);
+      const joined = room;
+      this.list.watch({ clientAdded: ignore, clientLeft: (client) => joined.leave(client as unknown as Parameters<ServiceRoom['leave']>[0]) });
+    }
+    return room;
+  }
+
+  /**
+   * Clients across the service: the bus's count (every node's slots); this
+   * server's own with a LocalBus, or when the bus fails (then as the bus
+   * itself answers when down).
+   */
+  async serviceClientCount(): Promise<number> {
+    let count = this.list.size;
+    if (this.serviceSlots !== undefined) {
+      try {
+        count = await this.serviceBus.clientCount();
+      } catch {
+        count = this.list.size;
+      }
+    }
+    this.lastServiceClients = count;
+    return count;
+  }
+
+  /** The bus joins the service (once; again after a shutdown): a bus that fails to start leaves the server serving alone ('down'). */
+  private startBus(): Promise<void> {
+    if (this.busStart !== undefined) return this.busStart;
+    this.serviceBus.on('status', this.onBusStatus);
+    this.busStart = (async () => {
+      try {
+        await this.serviceBus.start();
+        this.busStartError = '';
+      } catch (error) {
+        this.busStartFailures++;
+        this.busStartError = error instanceof Error ? error.message : String(error);
+        this.onBusStatus('down', `the bus could not start: ${this.busStartError}`);
+      }
+    })();
+    return this.busStart;
+  }
+
+  private async stopBus(): Promise<void> {
+    if (this.busStart === undefined) return;
+    await this.busStart;
+    this.busStart = undefined;
+    try {
+      await this.serviceBus.stop();
+    } catch (error) {
+      this.events.bgException(error, undefined);
+    } finally {
+      this.serviceBus.off('status', this.onBusStatus);
+    }
+  }
+
+  private onBusStatus(status: ServiceBusStatus, reason: string): void {
+    if (status === 'up') this.busStartError = '';
+    if (this.events.wanted('serviceStatus')) this.events.emit('serviceStatus', status, reason);
+  }
+
+  /** stats().service: the bus's own figures, this server's slot stage and rooms. */
+  private serviceStats(): ServiceStats {
+    const bus = this.serviceBus.stats();
+    const local = this.serviceSlots === undefined;
+    const stats: ServiceStats = {
+      ...bus,
+      serviceClients: local ? this.list.size : this.lastServiceClients,
+      slotsWaiting: this.serviceSlots?.waiting.size ?? 0,
+      slotTimeouts: this.serviceSlots?.slotTimeouts ?? 0,
+      slotErrors: this.serviceSlots?.slotErrors ?? 0,
+      rooms: this.rooms.size,
+      roomMessagesDropped: 0,
+    };
+    // With a LocalBus the server keeps its slots itself: its clients are the slots.
+    if (local) stats.slots = this.list.size;
+    if (this.busStartError !== '') {
+      stats.status = 'down';
+      stats.lastError = this.busStartError;
+      stats.outages = Math.max(stats.outages, this.busStartFailures);
+    }
+    for (const room of this.rooms.values()) stats.roomMessagesDropped += room.dropped;
+    return stats;
+  }
+
   // ---- statistics and the admin listener -----------------------------------------------
 
   /**
@@ -676,6 +834,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
         hosts: this.hostSet.hosts,
         lastRecheck: this.lastRecheck,
         idle: this.idleClock,
+        service: this.serviceStats(),
       },
       request,
     );
@@ -786,6 +945,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
 
   private newListener(spec: ListenerSpec): Listener {
     if (!('clientDefaults' in spec)) spec.clientDefaults = this.clientDefaults;
+    if (this.reusePort) spec.reusePort = true;
     return new Listener(spec, this.gate, this.events, spec.policy ?? this.policy);
   }
 }

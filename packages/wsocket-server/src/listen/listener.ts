@@ -41,6 +41,8 @@ export interface ListenerSpec {
   clientDefaults?: WSocketDefaults;
   /** This listener's admission policy, when it sets its own (a multiListenSockets item). */
   policy?: ListenerPolicy;
+  /** Bind with SO_REUSEPORT (`exclusive` too, so cluster workers each bind their own socket); checked by the server. */
+  reusePort?: boolean;
 }
 
 /** The hosts of an icsHosts binding served by a listener (replaced when the table changes). */
@@ -180,7 +182,7 @@ export class Listener {
     const server: OwnedServer = net.createServer({ allowHalfOpen: true });
     server[OWNER] = this;
     server.on('connection', onConnection);
-    const { addr, port, listenBacklog, ipv6Only } = this.spec;
+    const { addr, port, listenBacklog, ipv6Only, reusePort } = this.spec;
     return new Promise((resolve, reject) => {
       const onStartError = (err: NodeJS.ErrnoException) => {
         this.opening = undefined;
@@ -226,7 +228,10 @@ export class Listener {
       this.opening = { abort };
       server.once('error', onStartError);
       server.once('listening', onListening);
-      server.listen({ host: addr, port, backlog: listenBacklog, ipv6Only: ipv6Only || undefined });
+      const options: net.ListenOptions & { reusePort?: boolean } = { host: addr, port, backlog: listenBacklog, ipv6Only: ipv6Only || undefined };
+      // Each process its own socket (exclusive: no handle shared through the cluster primary), the kernel spreading connections.
+      if (reusePort) Object.assign(options, { reusePort: true, exclusive: true });
+      server.listen(options);
     });
   }
 

@@ -11,6 +11,7 @@ import type { AdminOptions } from '../stats/admin-options';
 import type { ListenerAdmissionOptions } from './admission-options';
 import { servicePort } from './service-port';
 import type { TWSocketClient } from '../clients/wsocket-client';
+import type { ServiceBus } from '../service/service-bus';
 
 export type SocketFamily = 'any' | 'ipv4' | 'ipv6';
 
@@ -104,6 +105,27 @@ export interface WSocketServerOptions<C extends TWSocketClient = TWSocketClient>
    * reopened from it). Off unless given. See docs/operating.md.
    */
   admin?: AdminOptions;
+  /**
+   * What this server shares with the other nodes of its service (client
+   * slots, room messages, presence): a ServiceBus such as the cluster or Redis
+   * bus, or a HubBus on a ServiceHub shared in this process. Started by the
+   * first listen, stopped at the end of shutdown(). Default: a LocalBus (the
+   * server is a service of its own; its slots stay synchronous).
+   */
+  bus?: ServiceBus;
+  /**
+   * With a shared bus: milliseconds a connection may wait for the bus's slot
+   * verdict; past it, it is admitted on this server's own limits (counted in
+   * stats().service.slotTimeouts). 0 = no limit. Default 2000.
+   */
+  serviceSlotTimeout?: number;
+  /**
+   * Listen with SO_REUSEPORT (and `exclusive`), so several processes (cluster
+   * workers) each bind their own socket on the same address and port and the
+   * kernel spreads connections among them. Node >= 22.12 on Linux (and the
+   * BSDs); a clear error on an older Node. Applies to every listener. Default false.
+   */
+  reusePort?: boolean;
 }
 
 export const SERVER_DEFAULTS = {
@@ -122,6 +144,8 @@ export const SERVER_DEFAULTS = {
   tooBusyCloseTimeout: 5000,
   sslEnable: false,
   sslHandshakeTimeout: 10000,
+  serviceSlotTimeout: 2000,
+  reusePort: false,
 } as const;
 
 const KNOWN_KEYS = new Set([
@@ -130,7 +154,7 @@ const KNOWN_KEYS = new Set([
   'sslContext', 'sslHandshakeTimeout', 'icsHosts', 'sniUnknown', 'sniMissing', 'sslCertRecheckInterval',
   'clientDefaults', 'bannerTooBusyPerIp', 'maxConnections', 'maxHandshakes', 'maxHandshakesPerIp', 'allow', 'deny', 'maxClientsPerIp', 'acceptFilter',
   'proxyProtocol', 'trustedProxies', 'proxyHeaderTimeout', 'proxyHeaderMaxBytes',
-  'admin',
+  'admin', 'bus', 'serviceSlotTimeout', 'reusePort',
 ]);
 
 /** Options the host table replaces: giving one of them with icsHosts is a mistake. */
@@ -236,4 +260,37 @@ export function resolveClientDefaults(value: unknown, base: WSocketDefaults | un
   const merged = Object.freeze({ ...base, ...(value as WSocketDefaults) });
   validateWSocketDefaults(merged, `${where}: option ${option}`);
   return merged;
+}
+
+/** The ServiceBus methods a `bus` option must have (the contract's, see service-bus.ts). */
+const BUS_METHODS = [
+  'start', 'stop', 'reserveSlot', 'releaseSlot', 'clientCount', 'publish', 'subscribe', 'claim', 'release', 'entries', 'on', 'off', 'stats',
+] as const;
+
+/** A `bus` option: an object with a nodeId and the ServiceBus methods (duck-typed: another copy of a bus package has its own classes). */
+export function checkBus(value: unknown, where: string): ServiceBus {
+  if (value === null || typeof value !== 'object') fail('type', where, `option bus must be a ServiceBus, got ${describe(value)}`);
+  const candidate = value as Record<string, unknown>;
+  const missing = BUS_METHODS.filter((name) => typeof candidate[name] !== 'function');
+  if (missing.length > 0) fail('type', where, `option bus must be a ServiceBus: it has no ${missing.join(', ')} method, got ${describe(value)}`);
+  if (typeof candidate.nodeId !== 'string' || candidate.nodeId === '') fail('type', where, `option bus must be a ServiceBus with a nodeId string, got nodeId ${describe(candidate.nodeId)}`);
+  return value as ServiceBus;
+}
+
+/** The first Node with `reusePort` in net listen options. */
+export const REUSE_PORT_MIN_NODE = '22.12.0';
+
+/** Whether this Node's net module can listen with reusePort. */
+export function reusePortSupported(version = process.versions.node): boolean {
+  const [major, minor] = version.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 12);
+}
+
+/** A `reusePort` option: a boolean, and true only on a Node that has it. */
+export function checkReusePort(value: unknown, where: string, option = 'reusePort'): boolean {
+  const on = checkBoolean(value, where, option);
+  if (on && !reusePortSupported()) {
+    fail('type', where, `option ${option} needs Node >= ${REUSE_PORT_MIN_NODE} (net listen reusePort); this is Node ${process.versions.node}`);
+  }
+  return on;
 }

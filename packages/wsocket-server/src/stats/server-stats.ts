@@ -2,7 +2,7 @@ import type { TWSocketClient } from '../clients/wsocket-client';
 import { INFO } from '../clients/wsocket-client';
 import type { IcsHost } from '../hosts/ics-host';
 import type { Listener } from '../listen/listener';
-import type { ClientStats, HostStats, ListenerStats, ServerStats, StatsRequest, TrafficCounters } from './stats-types';
+import type { ClientStats, HostStats, ListenerStats, ServerStats, ServiceStats, StatsRequest, TrafficCounters } from './stats-types';
 import type { TrafficTally } from './traffic-tally';
 
 /** What the server hands collectStats(): its stages' counters, read in place. */
@@ -23,6 +23,8 @@ export interface StatsSources {
   hosts: readonly IcsHost[];
   lastRecheck: ReadonlyMap<string, { at: string; ok: boolean; error?: string }>;
   idle: IdleClock;
+  /** The service section, as the server assembles it. */
+  service: ServiceStats;
 }
 
 /**
@@ -176,5 +178,6 @@ export function collectStats(sources: StatsSources, request: StatsRequest = {}):
     hosts,
     clients: rows,
     clientsOmitted: sources.clients.length - rows.length,
+    service: sources.service,
   };
 }

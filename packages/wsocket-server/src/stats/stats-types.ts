@@ -1,3 +1,5 @@
+import type { ServiceBusStats } from '../service/service-bus';
+
 /**
  * What a running TWSocketServer reports about itself: one plain, JSON-ready
  * snapshot (`server.stats()`), read by the Prometheus collector, the admin
@@ -28,6 +30,33 @@ export interface ServerStats {
   clients: ClientStats[];
   /** Connected clients left out of `clients` by the caller's bound (0 when all are listed). */
   clientsOmitted: number;
+  /**
+   * The service this server is a node of (options.bus): the bus, the
+   * service-wide slots, the rooms. Always there in server.stats(); optional so
+   * that snapshots made elsewhere (an empty one, an older server's) still type.
+   */
+  service?: ServiceStats;
+}
+
+/**
+ * The service section of stats(): the bus's own figures (kind, nodeId,
+ * status, outages, lastError, slots, published, received), then this
+ * server's. With a LocalBus, `slots` and `serviceClients` are this server's
+ * clients; a bus that could not start shows status 'down' and why.
+ */
+export interface ServiceStats extends ServiceBusStats {
+  /** Clients across the service, as serviceClientCount() last got them (this server's clients with a LocalBus). */
+  serviceClients: number;
+  /** Connections waiting for the bus's slot verdict now (gauge). */
+  slotsWaiting: number;
+  /** Connections admitted on local limits because the bus did not answer in serviceSlotTimeout. */
+  slotTimeouts: number;
+  /** Slot calls the bus failed (thrown or rejected): those connections were admitted on local limits. */
+  slotErrors: number;
+  /** Rooms this server has made (server.room()). */
+  rooms: number;
+  /** Room messages from other nodes dropped as malformed or too long. */
+  roomMessagesDropped: number;
 }
 
 export interface TrafficCounters {

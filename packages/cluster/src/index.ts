@@ -1,0 +1,13 @@
+export { runWorkers, WorkerSupervisor } from './worker-supervisor';
+export type { WorkerSlotInfo, WorkerSupervisorEvents } from './worker-supervisor';
+export { WORKERS_DEFAULTS } from './workers-options';
+export type { WorkersOptions } from './workers-options';
+export { WORKERS_EXIT } from './exit-codes';
+export type { WorkersOutcome } from './exit-codes';
+export { handleShutdown } from './handle-shutdown';
+export type { HandleShutdownOptions, ShutdownTarget } from './handle-shutdown';
+export { ClusterBus, CLUSTER_BUS_DEFAULTS } from './cluster-bus';
+export type { ClusterBusOptions, ClusterBusStats } from './cluster-bus';
+export { ClusterBusHost } from './cluster-bus-host';
+export type { ClusterBusHostOptions, ClusterBusHostStats } from './cluster-bus-host';
+export { CLUSTER_LIMITS } from './protocol';
