@@ -33,7 +33,7 @@ const ORDER = ['echo', 'accept', 'lines', 'busy', 'idle', 'tls', 'tls-idle'];
 // descriptors across a dozen processes for a few minutes.
 const OPT_IN = ['scale'];
 const ALL = [...ORDER, ...OPT_IN];
-const PACKAGES = ['wsocket', 'ssl-context', 'wsocket-server', 'sample-clients'];
+const PACKAGES = ['wsocket', 'ssl-context', 'wsocket-server', 'sample-clients', 'cluster'];
 
 const HELP = `usage: node bench/run.js [NAME...] [options]   (pnpm bench [NAME...] [options])
 

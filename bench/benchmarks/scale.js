@@ -4,8 +4,9 @@
  * 10,000 TLS ones), beside what a single raw Node process holds: its limit
  * here is its descriptor limit, 20,000 (`ulimit -n`, which cannot be raised).
  *
- *  ics-ts:     8 workers (Node's cluster, round-robin hand-over; lib/scale-cluster.js),
- *              each a TWSocketServer whose client class answers a line; 100,000 connections.
+ *  ics-ts:     8 workers run by @ics-ts/cluster's runWorkers() (round-robin hand-over by
+ *              the primary; lib/scale-cluster.js), each a TWSocketServer with a ClusterBus
+ *              (service-wide client slots) whose client class answers a line; 100,000 connections.
  *  net:        one net.Server process holding as many as fit under its limit: 19,000.
  *  ics-ts-tls: the same workers with sslEnable; 10,000 TLS connections.
  *  tls:        one tls.Server process holding 10,000 TLS connections.
@@ -30,7 +31,7 @@ const fs = require('node:fs');
 const { Child } = require('../lib/proc');
 const { sleep, settledMemory } = require('../lib/child');
 const { startCluster } = require('../lib/scale-cluster');
-const { vmRssBytes, cpuMsOf } = require('../lib/proc-stat');
+const { vmRssBytes, cpuMs, cpuMsOf } = require('../lib/proc-stat');
 const { foreignMeter } = require('../lib/sysload');
 const { makeScaleLoad } = require('../lib/scale-load');
 
@@ -46,8 +47,10 @@ const metrics = [
   { key: 'openSeconds', label: 'time to open them all', unit: 's', higher: false, info: true },
   { key: 'openRate', label: 'opened per second', unit: '/s', higher: true, info: true },
   { key: 'serverCpuPerOpen', label: 'server CPU per connection opened', unit: 'µs', higher: false, info: true },
+  { key: 'primaryCpuPerOpen', label: 'of which the cluster primary', unit: 'µs', higher: false, info: true },
   { key: 'othersCpuPct', label: "other processes' CPU while opening", unit: '% of a core', higher: false, info: true },
   { key: 'answered', label: 'answered a line afterwards', unit: 'count', higher: true, info: true },
+  { key: 'serviceClients', label: 'service-wide clientCount (ClusterBus)', unit: 'count', higher: true, info: true },
   { key: 'askSeconds', label: 'time for every one to answer', unit: 's', higher: false, info: true },
   { key: 'serverRssMiB', label: 'server RSS, all processes', unit: 'MiB', higher: false, info: true },
 ];
@@ -127,6 +130,7 @@ module.exports = {
       const serverPids = [server.proc.pid, ...ready.info.workers];
       const loadPids = generators.map((gen) => gen.proc.pid);
       const serverCpu0 = cpuMsOf(serverPids);
+      const primaryCpu0 = cpuMs(server.proc.pid);
       const loadCpu0 = cpuMsOf(loadPids);
       const others = foreignMeter();
       const t0 = Date.now();
@@ -136,6 +140,7 @@ module.exports = {
       await serverHolds(server, spec.count, 30000);
       const openSeconds = (Date.now() - t0) / 1000;
       const serverCpuMs = cpuMsOf(serverPids) - serverCpu0;
+      const primaryCpuMs = cpuMs(server.proc.pid) - primaryCpu0;
       const othersCpuPct = others.stop(serverCpuMs + cpuMsOf(loadPids) - loadCpu0);
 
       await sleep(200);
@@ -151,6 +156,8 @@ module.exports = {
         throw new Error(`${answered} of ${spec.count} answered a line (${sum(asked, 'closedAfterOpen')} closed while held)`);
       }
       const stats = await server.call('stats');
+      // The bus as the workers see it: the service-wide count should be every connection.
+      const service = spec.workers ? await server.call('service') : undefined;
       return {
         held,
         processes: after.perProcessRss.length,
@@ -159,6 +166,7 @@ module.exports = {
         openSeconds,
         openRate: spec.count / openSeconds,
         serverCpuPerOpen: (serverCpuMs * 1000) / spec.count,
+        primaryCpuPerOpen: spec.workers ? (primaryCpuMs * 1000) / spec.count : undefined,
         othersCpuPct,
         answered,
         askSeconds,
@@ -167,6 +175,7 @@ module.exports = {
         perProcessClients: stats.perProcess,
         perProcessRssMiB: after.perProcessRss.map((b) => b / 2 ** 20),
         generators: generators.length,
+        ...(service ? { serviceClients: service.serviceClients, busDown: service.down, slotTimeouts: service.slotTimeouts, slotErrors: service.slotErrors } : {}),
         workers: spec.workers || 0,
       };
     } finally {

@@ -1,19 +1,27 @@
 'use strict';
 /**
- * The scale benchmark's ics-ts server with workers, built on Node's `cluster`
- * directly: this process (bench/server.js, the primary) forks `workers`
- * processes of lib/scale-worker.js, each a TWSocketServer listening on the
- * same port. The primary accepts and hands each connection to the next free
- * worker (round-robin, cluster.SCHED_RR), so every worker holds about
+ * The scale benchmark's ics-ts server with workers: @ics-ts/cluster's
+ * runWorkers() (from packages/cluster/dist) in this process (bench/server.js,
+ * the primary) forks `workers` processes of lib/scale-worker.js, each a
+ * TWSocketServer on the port they share, with a ClusterBus the primary serves
+ * (service-wide client slots: every connection asks the primary for one).
+ * With Node's default scheduling the primary accepts and hands each connection
+ * to the next free worker (round-robin), so every worker holds about
  * count / workers descriptors, under its own limit of 20,000.
  *
+ * No restarts: a worker that dies fails the round (maxRestartsPerMinute 0),
+ * and the bench, not the supervisor, owns signals and the primary's exit.
+ *
  * The primary answers the parent's calls for all its workers: stats (clients
- * summed) and mem (every worker collects its garbage, then the VmRSS of every
- * worker process, from /proc/PID/status, summed).
+ * summed), mem (every worker collects its garbage, then the VmRSS of every
+ * worker process, from /proc/PID/status, summed) and service (the bus as one
+ * worker sees it: the service-wide client count, status, slot timeouts).
  */
 const cluster = require('node:cluster');
 const path = require('node:path');
 const { vmRssBytes } = require('./proc-stat');
+
+const ROOT = path.resolve(__dirname, '..', '..');
 
 /** Calls into one cluster worker (lib/child.js `serve` on the other side). */
 class WorkerLink {
@@ -68,20 +76,32 @@ class WorkerLink {
 }
 
 /**
- * Forks the workers and waits until every one listens on the shared port.
+ * Runs the workers and waits until every one listens on the shared port.
  * opts: { workers, hardMs, banner, backlog, tls, cert, key, workerExecArgv }.
  */
 async function startCluster(opts) {
-  if (!cluster.isPrimary) throw new Error('startCluster runs in the primary only');
-  cluster.schedulingPolicy = cluster.SCHED_RR; // before the first fork; the default on Linux, said here on purpose
+  const { runWorkers } = require(path.join(ROOT, 'packages', 'cluster'));
   const workerOpts = { port: 0, hardMs: opts.hardMs, banner: opts.banner, backlog: opts.backlog, tls: opts.tls, cert: opts.cert, key: opts.key };
-  cluster.setupPrimary({ exec: path.join(__dirname, 'scale-worker.js'), args: [JSON.stringify(workerOpts)], execArgv: opts.workerExecArgv });
+  const supervisor = runWorkers({
+    workers: opts.workers,
+    exec: path.join(__dirname, 'scale-worker.js'),
+    args: [JSON.stringify(workerOpts)],
+    execArgv: opts.workerExecArgv,
+    maxRestartsPerMinute: 0,
+    handleSignals: false,
+    exitProcess: false,
+    log: false,
+  });
+  supervisor.on('exit', (slot, code, signal, expected) => {
+    if (!expected) process.stderr.write(`[bench scale primary] worker ${slot.index} (pid ${slot.pid}) exited: ${code === null ? signal : code}\n`);
+  });
+  // runWorkers() forked them all (cluster.workers is filled as each is forked).
+  const links = Object.values(cluster.workers).map((worker) => new WorkerLink(worker));
   // Every worker listens on port 0 with the same address: the primary binds one
   // port for the first and gives the others the same handle.
-  const links = [];
-  for (let i = 0; i < opts.workers; i++) links.push(new WorkerLink(cluster.fork()));
   const readies = await Promise.all(links.map((link) => link.ready));
   const ports = new Set(readies.map((r) => r.port));
+  if (links.length !== opts.workers) throw new Error(`${links.length} workers forked, not ${opts.workers}`);
   if (ports.size !== 1) throw new Error(`the workers listen on different ports: ${[...ports].join(', ')}`);
   const port = readies[0].port;
 
@@ -103,6 +123,15 @@ async function startCluster(opts) {
           external: all.reduce((sum, m) => sum + m.external, 0),
           perProcessRss,
           primaryRss: vmRssBytes(process.pid),
+        };
+      },
+      async service() {
+        const all = await allCall('service', 10000);
+        return {
+          serviceClients: all[0].serviceClients,
+          down: all.filter((s) => s.status !== 'up').length,
+          slotTimeouts: all.reduce((sum, s) => sum + s.slotTimeouts, 0),
+          slotErrors: all.reduce((sum, s) => sum + s.slotErrors, 0),
         };
       },
     },

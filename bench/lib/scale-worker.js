@@ -1,22 +1,28 @@
 'use strict';
 /**
- * A worker of the scale benchmark's ics-ts server, forked by the cluster
- * primary (lib/scale-cluster.js): one TWSocketServer from packages/*\/dist on
- * the port every worker shares (Node's cluster hands each accepted connection
- * to a worker, round-robin). Its client class answers each line with the same
- * line; the banner tells the load generator its connection is served.
- * idleTimeout is off: the connections are held idle on purpose.
+ * A worker of the scale benchmark's ics-ts server, run by @ics-ts/cluster's
+ * runWorkers() in the primary (lib/scale-cluster.js): one TWSocketServer from
+ * packages/*\/dist on the port every worker shares, with a ClusterBus (its
+ * client slots are the service's, counted by the primary) and handleShutdown
+ * (the supervisor's shutdown requests), as a cluster deployment runs it. Its
+ * client class answers each line with the same line; the banner tells the
+ * load generator its connection is served. idleTimeout is off: the
+ * connections are held idle on purpose.
  *
  * Answers the primary's calls (lib/child.js `serve`): stats, mem (after full
- * collections), stop. Exits with the primary (IPC closed) or at its hard limit.
+ * collections), service (the bus: service-wide count, status, slot waits that
+ * timed out or failed), stop. Exits with the primary (IPC closed) or at its
+ * hard time limit.
  */
+const path = require('node:path');
 const { setupChild, serve, send, settledMemory } = require('./child');
 
 const opts = JSON.parse(process.argv[2]);
 setupChild(`scale worker ${process.pid}`, opts.hardMs);
 
 (async () => {
-  const { ws, tsyringe, startServer } = require('./ics');
+  const { ROOT, ws, tsyringe, startServer } = require('./ics');
+  const { ClusterBus, handleShutdown } = require(path.join(ROOT, 'packages', 'cluster'));
 
   /** Answers every line with itself: the "is it still served" probe. */
   class AnsweringLineClient extends ws.TWSocketClient {
@@ -33,17 +39,25 @@ setupChild(`scale worker ${process.pid}`, opts.hardMs);
   Reflect.defineMetadata('design:paramtypes', [ws.ConnectionInfo], AnsweringLineClient);
   tsyringe.injectable()(AnsweringLineClient);
 
+  const bus = new ClusterBus();
   const server = await startServer({
     port: opts.port,
     clientClass: AnsweringLineClient,
     banner: opts.banner,
     listenBacklog: opts.backlog,
     clientDefaults: { idleTimeout: 0 },
+    bus,
     ...(opts.tls ? { sslEnable: true, sslContext: { sslCert: opts.cert, sslKey: opts.key } } : {}),
   });
+  handleShutdown(server, { signals: false });
   serve({
     stats: () => ({ clients: server.clientCount }),
     mem: () => settledMemory(),
+    async service() {
+      const serviceClients = await server.serviceClientCount();
+      const { slotTimeouts, slotErrors } = server.stats().service;
+      return { serviceClients, status: bus.status, slotTimeouts, slotErrors };
+    },
     stop: () => ({}),
   });
   send('ready', { port: server.bindPort, pid: process.pid });
