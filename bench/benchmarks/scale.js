@@ -10,6 +10,8 @@
  *  net:        one net.Server process holding as many as fit under its limit: 19,000.
  *  ics-ts-tls: the same workers with sslEnable; 10,000 TLS connections.
  *  tls:        one tls.Server process holding 10,000 TLS connections.
+ * Ablation server (only with --impls ics-ts-nobus): the ics-ts workers without
+ * the ClusterBus (each worker its own slots): what the service-wide slots cost.
  *
  * Load: several generator processes (each <= 15,000 sockets), each binding its
  * own 127.0.x.y source addresses (lib/scale-load.js). A round: warm up (open
@@ -66,6 +68,7 @@ module.exports = {
     full: {
       servers: {
         'ics-ts': { count: 100000, workers: 8, warm: 2000 },
+        'ics-ts-nobus': { count: 100000, workers: 8, warm: 2000 },
         net: { count: 19000, warm: 1000 },
         'ics-ts-tls': { count: 10000, workers: 8, warm: 400 },
         tls: { count: 10000, warm: 400 },
@@ -77,6 +80,7 @@ module.exports = {
     smoke: {
       servers: {
         'ics-ts': { count: 600, workers: 2, warm: 40 },
+        'ics-ts-nobus': { count: 600, workers: 2, warm: 40 },
         net: { count: 400, warm: 20 },
         'ics-ts-tls': { count: 200, workers: 2, warm: 20 },
         tls: { count: 200, warm: 20 },
@@ -186,9 +190,11 @@ module.exports = {
   },
 
   server: {
-    'ics-ts': (opts) => startCluster({ ...opts, workerExecArgv: ['--expose-gc', ...YOUNG_CAP] }),
+    'ics-ts': (opts) => startCluster({ ...opts, bus: true, workerExecArgv: ['--expose-gc', ...YOUNG_CAP] }),
     net: (opts) => startRawServer(opts),
-    'ics-ts-tls': (opts) => startCluster({ ...opts, workerExecArgv: ['--expose-gc', ...YOUNG_CAP] }),
+    'ics-ts-tls': (opts) => startCluster({ ...opts, bus: true, workerExecArgv: ['--expose-gc', ...YOUNG_CAP] }),
+    // Ablation (--impls ics-ts-nobus): the same workers without the ClusterBus, what the bus costs.
+    'ics-ts-nobus': (opts) => startCluster({ ...opts, bus: false, workerExecArgv: ['--expose-gc', ...YOUNG_CAP] }),
     tls: (opts) => startRawServer(opts),
   },
 

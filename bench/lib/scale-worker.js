@@ -39,14 +39,15 @@ setupChild(`scale worker ${process.pid}`, opts.hardMs);
   Reflect.defineMetadata('design:paramtypes', [ws.ConnectionInfo], AnsweringLineClient);
   tsyringe.injectable()(AnsweringLineClient);
 
-  const bus = new ClusterBus();
+  // Without opts.bus (the ablation server): each worker keeps its own slots (its LocalBus), no IPC per connection.
+  const bus = opts.bus ? new ClusterBus() : undefined;
   const server = await startServer({
     port: opts.port,
     clientClass: AnsweringLineClient,
     banner: opts.banner,
     listenBacklog: opts.backlog,
     clientDefaults: { idleTimeout: 0 },
-    bus,
+    ...(bus ? { bus } : {}),
     ...(opts.tls ? { sslEnable: true, sslContext: { sslCert: opts.cert, sslKey: opts.key } } : {}),
   });
   handleShutdown(server, { signals: false });
@@ -54,9 +55,10 @@ setupChild(`scale worker ${process.pid}`, opts.hardMs);
     stats: () => ({ clients: server.clientCount }),
     mem: () => settledMemory(),
     async service() {
-      const serviceClients = await server.serviceClientCount();
+      // Without the ClusterBus this would be the worker's own count: not a service-wide figure.
+      const serviceClients = bus ? await server.serviceClientCount() : undefined;
       const { slotTimeouts, slotErrors } = server.stats().service;
-      return { serviceClients, status: bus.status, slotTimeouts, slotErrors };
+      return { serviceClients, status: server.bus.status, slotTimeouts, slotErrors };
     },
     stop: () => ({}),
   });
