@@ -21,8 +21,9 @@
  * then every connection sends a line and must get it back.
  *
  * Figures: the server's RSS per connection (VmRSS of every server process
- * summed, after full collections, minus the same before; the primary, which
- * holds no connection, is reported apart), the time to open them all, and how
+ * summed, after full collections, minus the same before; the cluster primary,
+ * which holds no connection but with the bus holds every one's service slot,
+ * is reported apart), the time to open them all, and how
  * many answered. A round fails unless every connection is held and answered.
  * Not in the default list of `pnpm bench` (about 100,000 descriptors, a few
  * minutes): run it by name. `--smoke` runs it with a few hundred connections.
@@ -45,6 +46,7 @@ const metrics = [
   { key: 'held', label: 'connections held', unit: 'count', higher: true, info: true },
   { key: 'processes', label: 'server processes holding them', unit: 'count', higher: false, info: true },
   { key: 'rssPerConn', label: 'server RSS per connection', unit: 'B', higher: false, info: true },
+  { key: 'primaryRssPerConn', label: 'cluster primary RSS per connection', unit: 'B', higher: false, info: true },
   { key: 'heapPerConn', label: 'server V8 heap per connection', unit: 'B', higher: false, info: true },
   { key: 'openSeconds', label: 'time to open them all', unit: 's', higher: false, info: true },
   { key: 'openRate', label: 'opened per second', unit: '/s', higher: true, info: true },
@@ -176,6 +178,7 @@ module.exports = {
         askSeconds,
         serverRssMiB: (after.rss + (after.primaryRss || 0)) / 2 ** 20,
         primaryRssMiB: after.primaryRss === undefined ? undefined : after.primaryRss / 2 ** 20,
+        primaryRssPerConn: after.primaryRss === undefined ? undefined : (after.primaryRss - before.primaryRss) / spec.count,
         perProcessClients: stats.perProcess,
         perProcessRssMiB: after.perProcessRss.map((b) => b / 2 ** 20),
         generators: generators.length,

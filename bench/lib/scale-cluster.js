@@ -14,12 +14,15 @@
  *
  * The primary answers the parent's calls for all its workers: stats (clients
  * summed), mem (every worker collects its garbage, then the VmRSS of every
- * worker process, from /proc/PID/status, summed) and service (the bus as one
- * worker sees it: the service-wide client count, status, slot timeouts).
+ * worker process, from /proc/PID/status, summed; the primary's own apart: it
+ * holds no connection, but with the bus its ServiceHub holds every
+ * connection's slot) and service (the bus as one worker sees it: the
+ * service-wide client count, status, slot timeouts).
  */
 const cluster = require('node:cluster');
 const path = require('node:path');
 const { vmRssBytes } = require('./proc-stat');
+const { settledMemory } = require('./child');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -118,6 +121,7 @@ async function startCluster(opts) {
     handlers: {
       async mem() {
         const all = await allCall('mem', 60000);
+        await settledMemory(); // the primary's too (bench/server.js runs with --expose-gc): its hub holds the service's slots
         const perProcessRss = links.map((link) => vmRssBytes(link.pid));
         return {
           rss: perProcessRss.reduce((a, b) => a + b, 0),
