@@ -10,8 +10,10 @@
  *  net:        one net.Server process holding as many as fit under its limit: 19,000.
  *  ics-ts-tls: the same workers with sslEnable; 10,000 TLS connections.
  *  tls:        one tls.Server process holding 10,000 TLS connections.
- * Ablation server (only with --impls ics-ts-nobus): the ics-ts workers without
- * the ClusterBus (each worker its own slots): what the service-wide slots cost.
+ * Ablation servers (only with --impls): ics-ts-nobus, the ics-ts workers without
+ * the ClusterBus (each worker its own slots): what the service-wide slots cost;
+ * net-cluster, the raw net.Server in the same 8 workers: what Node's cluster
+ * (the primary's round-robin hand-over) costs without ics-ts.
  *
  * Load: several generator processes (each <= 15,000 sockets), each binding its
  * own 127.0.x.y source addresses (lib/scale-load.js). A round: warm up (open
@@ -28,13 +30,11 @@
  * Not in the default list of `pnpm bench` (about 100,000 descriptors, a few
  * minutes): run it by name. `--smoke` runs it with a few hundred connections.
  */
-const net = require('node:net');
-const tls = require('node:tls');
-const fs = require('node:fs');
 const { Child } = require('../lib/proc');
-const { sleep, settledMemory } = require('../lib/child');
+const { sleep } = require('../lib/child');
 const { startCluster } = require('../lib/scale-cluster');
-const { vmRssBytes, cpuMs, cpuMsOf } = require('../lib/proc-stat');
+const { startRawServer } = require('../lib/scale-raw-server');
+const { cpuMs, cpuMsOf } = require('../lib/proc-stat');
 const { foreignMeter } = require('../lib/sysload');
 const { makeScaleLoad } = require('../lib/scale-load');
 
@@ -71,6 +71,7 @@ module.exports = {
       servers: {
         'ics-ts': { count: 100000, workers: 8, warm: 2000 },
         'ics-ts-nobus': { count: 100000, workers: 8, warm: 2000 },
+        'net-cluster': { count: 100000, workers: 8, warm: 2000 },
         net: { count: 19000, warm: 1000 },
         'ics-ts-tls': { count: 10000, workers: 8, warm: 400 },
         tls: { count: 10000, warm: 400 },
@@ -83,6 +84,7 @@ module.exports = {
       servers: {
         'ics-ts': { count: 600, workers: 2, warm: 40 },
         'ics-ts-nobus': { count: 600, workers: 2, warm: 40 },
+        'net-cluster': { count: 600, workers: 2, warm: 40 },
         net: { count: 400, warm: 20 },
         'ics-ts-tls': { count: 200, workers: 2, warm: 20 },
         tls: { count: 200, warm: 20 },
@@ -198,50 +200,13 @@ module.exports = {
     'ics-ts-tls': (opts) => startCluster({ ...opts, bus: true, workerExecArgv: ['--expose-gc', ...YOUNG_CAP] }),
     // Ablation (--impls ics-ts-nobus): the same workers without the ClusterBus, what the bus costs.
     'ics-ts-nobus': (opts) => startCluster({ ...opts, bus: false, workerExecArgv: ['--expose-gc', ...YOUNG_CAP] }),
+    // Ablation (--impls net-cluster): the raw net.Server in the same 8 workers, what Node's cluster costs without ics-ts.
+    'net-cluster': (opts) => startCluster({ ...opts, bus: false, raw: true, workerExecArgv: ['--expose-gc', ...YOUNG_CAP] }),
     tls: (opts) => startRawServer(opts),
   },
 
   load: (opts) => makeScaleLoad(opts),
 };
-
-/**
- * One raw Node process: net.Server or tls.Server keeping its sockets in a Set,
- * an error and a close handler, the banner on connect, every chunk written back
- * (a probe line arrives as one chunk).
- */
-async function startRawServer(opts) {
-  const sockets = new Set();
-  const bannerLine = `${opts.banner}\r\n`;
-  function noop() {}
-  function onClose() {
-    sockets.delete(this);
-  }
-  function answer(chunk) {
-    this.write(chunk);
-  }
-  const hold = (s) => {
-    sockets.add(s);
-    s.on('error', noop);
-    s.on('close', onClose);
-    s.on('data', answer);
-    s.write(bannerLine);
-  };
-  const server = opts.tls ? tls.createServer({ cert: fs.readFileSync(opts.cert), key: fs.readFileSync(opts.key) }, hold) : net.createServer(hold);
-  if (opts.tls) server.on('tlsClientError', noop);
-  await new Promise((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: opts.backlog }, resolve));
-  return {
-    port: server.address().port,
-    info: { workers: [] },
-    stats: () => ({ clients: sockets.size, perProcess: [sockets.size] }),
-    handlers: {
-      async mem() {
-        const m = await settledMemory();
-        const rss = vmRssBytes(process.pid);
-        return { rss, heapUsed: m.heapUsed, external: m.external, perProcessRss: [rss] };
-      },
-    },
-  };
-}
 
 /** The g-th of n near-equal shares of total. */
 function share(total, n, g) {

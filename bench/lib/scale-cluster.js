@@ -81,11 +81,11 @@ class WorkerLink {
 /**
  * Runs the workers and waits until every one listens on the shared port.
  * opts: { workers, bus (serve a ClusterBus to the workers, or let each keep
- * its own slots), hardMs, banner, backlog, tls, cert, key, workerExecArgv }.
+ * its own slots), raw (the workers run the raw net.Server instead), hardMs, banner, backlog, tls, cert, key, workerExecArgv }.
  */
 async function startCluster(opts) {
   const { runWorkers } = require(path.join(ROOT, 'packages', 'cluster'));
-  const workerOpts = { bus: opts.bus, port: 0, hardMs: opts.hardMs, banner: opts.banner, backlog: opts.backlog, tls: opts.tls, cert: opts.cert, key: opts.key };
+  const workerOpts = { bus: opts.bus, raw: opts.raw, port: 0, hardMs: opts.hardMs, banner: opts.banner, backlog: opts.backlog, tls: opts.tls, cert: opts.cert, key: opts.key };
   const supervisor = runWorkers({
     workers: opts.workers,
     exec: path.join(__dirname, 'scale-worker.js'),

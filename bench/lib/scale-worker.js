@@ -7,7 +7,8 @@
  * (the supervisor's shutdown requests), as a cluster deployment runs it. Its
  * client class answers each line with the same line; the banner tells the
  * load generator its connection is served. idleTimeout is off: the
- * connections are held idle on purpose.
+ * connections are held idle on purpose. With opts.raw (the net-cluster
+ * ablation) it runs the raw net.Server of lib/scale-raw-server.js instead.
  *
  * Answers the primary's calls (lib/child.js `serve`): stats, mem (after full
  * collections), service (the bus: service-wide count, status, slot waits that
@@ -21,6 +22,7 @@ const opts = JSON.parse(process.argv[2]);
 setupChild(`scale worker ${process.pid}`, opts.hardMs);
 
 (async () => {
+  if (opts.raw) return startRaw();
   const { ROOT, ws, tsyringe, startServer } = require('./ics');
   const { ClusterBus, handleShutdown } = require(path.join(ROOT, 'packages', 'cluster'));
 
@@ -63,7 +65,22 @@ setupChild(`scale worker ${process.pid}`, opts.hardMs);
     stop: () => ({}),
   });
   send('ready', { port: server.bindPort, pid: process.pid });
-})().catch((error) => {
+})().catch(fail);
+
+/** The net-cluster ablation: the raw net.Server (lib/scale-raw-server.js) in this worker. */
+async function startRaw() {
+  const { startRawServer } = require('./scale-raw-server');
+  const server = await startRawServer(opts);
+  serve({
+    stats: () => ({ clients: server.stats().clients }),
+    mem: () => settledMemory(),
+    service: () => ({ serviceClients: undefined, status: 'up', slotTimeouts: 0, slotErrors: 0 }),
+    stop: () => ({}),
+  });
+  send('ready', { port: server.port, pid: process.pid });
+}
+
+function fail(error) {
   process.stderr.write(`[bench scale worker] ${error && error.stack ? error.stack : error}\n`);
   process.send({ type: 'fatal', error: String(error && error.stack ? error.stack : error) }, () => process.exit(3));
-});
+}
