@@ -24,9 +24,10 @@
  *
  * Figures: the server's RSS per connection (VmRSS of every server process
  * summed, after full collections, minus the same before; the cluster primary,
- * which holds no connection but with the bus holds every one's service slot,
- * is reported apart), the time to open them all, and how
- * many answered. A round fails unless every connection is held and answered.
+ * which holds no connection but with the bus holds the service's slots, is
+ * reported apart), the time to open them all and the server's CPU per
+ * connection opened (all its processes, from /proc), and how many answered.
+ * A round fails unless every connection is held and answered.
  * Not in the default list of `pnpm bench` (about 100,000 descriptors, a few
  * minutes): run it by name. `--smoke` runs it with a few hundred connections.
  */
