@@ -6,6 +6,7 @@
  *   pnpm bench                      all benchmarks, short default durations (< 3 min)
  *   pnpm bench echo tls             only these
  *   pnpm bench --json out.json      also write the results as JSON
+ *   pnpm bench scale                opt-in: 100,000 connections on a server with workers (minutes)
  *   node bench/run.js --smoke       every benchmark for ~0.3 s with tiny counts; exit 0 when all ran
  *   node bench/run.js --help        every option
  *
@@ -28,17 +29,22 @@ process.stdout.on('error', (error) => {
   throw error;
 });
 const ORDER = ['echo', 'accept', 'lines', 'busy', 'idle', 'tls', 'tls-idle'];
-const PACKAGES = ['wsocket', 'ssl-context', 'wsocket-server', 'sample-clients'];
+// Run only when named (and by --smoke, with tiny counts): scale holds ~100,000
+// descriptors across a dozen processes for a few minutes.
+const OPT_IN = ['scale'];
+const ALL = [...ORDER, ...OPT_IN];
+const PACKAGES = ['wsocket', 'ssl-context', 'wsocket-server', 'sample-clients', 'cluster'];
 
 const HELP = `usage: node bench/run.js [NAME...] [options]   (pnpm bench [NAME...] [options])
 
 benchmarks: ${ORDER.join(', ')} (default: all, in this order)
+            ${OPT_IN.join(', ')} (only when named; --smoke runs it too, with tiny counts)
 
 options:
   --json FILE        write the results (samples, medians, spreads, ratios, targets) as JSON
   --smoke            run each benchmark once per implementation for ~0.3 s with tiny counts;
                      no timing assertion: exits 0 when every benchmark ran and produced results
-  --rounds N         rounds per implementation (default 3; --smoke: 1)
+  --rounds N         rounds per implementation (default 3, scale 1; --smoke: 1)
   --duration S       measured window in seconds for rate benchmarks (default 1.2; --smoke: 0.3)
   --warmup S         warm-up before the window, seconds (default 0.3; --smoke: 0.05)
   --no-build         do not run 'pnpm build' first (dist/ must exist)
@@ -87,10 +93,10 @@ function parseArgs(argv) {
     else if (a === '--no-young-cap') o.noYoungCap = true;
     else if (a === '--check') o.check = true;
     else if (a === '--profile') {
-      o.profile = argv[i + 1] && !argv[i + 1].startsWith('-') && !ORDER.includes(argv[i + 1]) ? path.resolve(process.env.INIT_CWD || process.cwd(), argv[++i]) : path.join(__dirname, 'results', 'profiles');
+      o.profile = argv[i + 1] && !argv[i + 1].startsWith('-') && !ALL.includes(argv[i + 1]) ? path.resolve(process.env.INIT_CWD || process.cwd(), argv[++i]) : path.join(__dirname, 'results', 'profiles');
     } else if (a === '--') continue;
     else if (a.startsWith('-')) fail(`unknown option ${a} (see --help)`);
-    else if (!ORDER.includes(a)) fail(`unknown benchmark ${a}; known: ${ORDER.join(', ')}`);
+    else if (!ALL.includes(a)) fail(`unknown benchmark ${a}; known: ${ALL.join(', ')}`);
     else o.names.push(a);
   }
   return o;
@@ -226,7 +232,7 @@ async function main() {
   const o = parseArgs(process.argv.slice(2));
   if (o.help) return process.stdout.write(HELP);
   if (o.list) {
-    for (const name of ORDER) {
+    for (const name of ALL) {
       const d = require(`./benchmarks/${name}`);
       const extra = Object.keys(d.server).filter((impl) => !d.impls.includes(impl));
       process.stdout.write(`${pad(name, 9)} ${d.what}\n          baseline: ${d.baselineText}\n`);
@@ -234,8 +240,10 @@ async function main() {
     }
     return;
   }
-  const names = o.names.length ? ORDER.filter((n) => o.names.includes(n)) : ORDER;
-  const rounds = o.rounds || (o.smoke ? 1 : 3);
+  const names = o.names.length ? ALL.filter((n) => o.names.includes(n)) : o.smoke ? ALL : ORDER;
+  const roundsOf = (def) => o.rounds || (o.smoke ? 1 : def.rounds || 3);
+  const distinctRounds = [...new Set(names.map((n) => roundsOf(require(`./benchmarks/${n}`))))];
+  const rounds = distinctRounds.length === 1 ? distinctRounds[0] : distinctRounds.join('/');
   const durationMs = (o.duration || (o.smoke ? 0.3 : 1.2)) * 1000;
   const warmupMs = (o.warmup !== undefined ? o.warmup : o.smoke ? 0.05 : 0.3) * 1000;
   if (o.pin && !hasTaskset()) fail('--pin needs taskset (util-linux)');
@@ -243,7 +251,7 @@ async function main() {
   if (o.profile) fs.mkdirSync(o.profile, { recursive: true });
 
   const started = Date.now();
-  const needsCert = names.some((n) => n.startsWith('tls'));
+  const needsCert = names.some((n) => n.startsWith('tls') || n === 'scale');
   const cert = needsCert ? await makeCertificate() : undefined;
   const command = `node bench/run.js ${process.argv.slice(2).join(' ')}`.trim();
   const results = {
@@ -272,7 +280,7 @@ async function main() {
       const failures = [];
       const notes = [];
       const t0 = Date.now();
-      for (let round = 0; round < rounds; round++) {
+      for (let round = 0; round < roundsOf(def); round++) {
         const order = round % 2 === 0 ? def.impls : [...def.impls].reverse();
         for (const impl of order) {
           const ctx = {
@@ -324,6 +332,7 @@ async function main() {
         baselineText: def.baselineText,
         impls: def.impls,
         params: p,
+        rounds: roundsOf(def),
         seconds: (Date.now() - t0) / 1000,
         samples,
         failures,
