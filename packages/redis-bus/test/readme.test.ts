@@ -6,7 +6,7 @@ import * as redisBus from '@ics-ts/redis-bus';
 import * as wsocketServer from '@ics-ts/wsocket-server';
 import type { TWSocketServer } from '@ics-ts/wsocket-server';
 import { describeWithPrograms } from '../../../test-support/outside-program';
-import { RedisServer, waitFor } from './support/redis-server';
+import { RedisServer, waitFor } from '../../../test-support/redis-server';
 
 /**
  * The README's example, read from the README at test time, compiled and run

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import type { ServiceBusStatus } from '@ics-ts/wsocket-server';
 import { MAX_PENDING_PUBLISHES, RedisBus, type RedisBusOptions } from '@ics-ts/redis-bus';
 import { describeWithPrograms } from '../../../test-support/outside-program';
-import { RedisServer, freePort, waitFor } from './support/redis-server';
+import { RedisServer, freePort, waitFor } from '../../../test-support/redis-server';
 import { TcpRelay } from './support/tcp-relay';
 
 /** Short, so that a dead node's state expires within a test; the heartbeat runs every 500 ms. */

@@ -2,7 +2,7 @@ import * as net from 'node:net';
 import { RedisBus } from '@ics-ts/redis-bus';
 import { type RoomMember, TWSocketClient, TWSocketServer, type WSocketServerOptions } from '@ics-ts/wsocket-server';
 import { describeWithPrograms } from '../../../test-support/outside-program';
-import { RedisServer, waitFor } from './support/redis-server';
+import { RedisServer, waitFor } from '../../../test-support/redis-server';
 
 /** Two TWSocketServers, each with its own RedisBus on one redis-server: one service. */
 

@@ -25,6 +25,8 @@ export interface CliArgs {
   status: boolean;
   /** --stats-interval N: a one-line summary on stderr every N seconds */
   statsInterval?: number;
+  /** --workers N|auto (overrides the config's workers) */
+  workers?: string;
 }
 
 /** A bad command line: exit code 2, with the message and a pointer to --help. */
@@ -66,6 +68,9 @@ Options:
   --status          print the status of the server this config describes (asked
                     through its admin listener: the config's "admin") and exit
   --stats-interval N  print a one-line summary to stderr every N seconds
+  --workers N       serve from N worker processes sharing the listeners, slots
+                    and chat rooms (0 or auto: one per core); overrides the
+                    config's "workers" (docs/scaling-out.md)
   -h, --help        print this help and exit
 
 Config keys (all optional; the defaults are TWSocketServer's):
@@ -102,6 +107,11 @@ Config keys (all optional; the defaults are TWSocketServer's):
   sniUnknown, sniMissing  a TLS server name matching no host / none sent:
                  "default" host or "refuse"  ("default")
   sslCertRecheckInterval  ms between certificate file rechecks, 0 = never  (0)
+  workers        worker processes, 0 or "auto" = one per core  (one process)
+  reusePort      with workers: each binds the ports itself (SO_REUSEPORT,
+                 Node >= 22.12)  (false)
+  redis          share slots, rooms and presence with other servers:
+                 "redis://HOST:PORT" or { "url", "service", "presenceTtl" }  (off)
   admin          the admin HTTP listener: { "addr": "127.0.0.1", "port": 9323,
                  "token": "..." }: GET / (status page), /metrics (Prometheus),
                  /stats (JSON); POST actions need "Authorization: Bearer TOKEN"
@@ -117,9 +127,13 @@ Example config:
   }
 
 On start it prints one "listening tcp://ADDR:PORT" (or tls://) line per
-listener, with the real port when 0 was asked; SIGINT or SIGTERM closes every
-connection and exits 0.
-Exit codes: 0 clean stop or --help, 1 cannot listen, 2 bad option or config.
+listener, with the real port when 0 was asked (with workers, one per worker). The
+first SIGINT or SIGTERM shuts down gracefully (at most shutdownTimeout ms), a
+second one at once.
+Exit codes: 0 clean stop or --help, 1 cannot listen, 2 bad option or config,
+3 clients still open at the shutdown timeout were aborted, 130/143 a second
+SIGINT/SIGTERM; with workers also 4 (workers kept dying) and 5 (a worker
+killed at the shutdown deadline).
 `;
 
 /**
@@ -146,13 +160,14 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         example: { type: 'string' },
         status: { type: 'boolean', default: false },
         'stats-interval': { type: 'string' },
+        workers: { type: 'string' },
       },
     });
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   const { values } = parsed;
-  for (const key of ['config', 'port', 'addr', 'client', 'example'] as const) {
+  for (const key of ['config', 'port', 'addr', 'client', 'example', 'workers'] as const) {
     if (values[key] !== undefined && values[key].trim() === '') throw new UsageError(`option --${key} needs a value`);
   }
   for (const module of values.require) {
@@ -163,7 +178,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     if (!(EXAMPLE_NAMES as string[]).includes(example)) {
       throw new UsageError(`option --example: no example named ${JSON.stringify(example)} (${EXAMPLE_NAMES.join(', ')})`);
     }
-    const clash = (['config', 'client'] as const).find((key) => values[key] !== undefined) ?? (values.require.length > 0 ? 'require' : undefined);
+    const clash = (['config', 'client', 'workers'] as const).find((key) => values[key] !== undefined) ?? (values.require.length > 0 ? 'require' : undefined);
     if (clash) throw new UsageError(`option --example cannot be given with --${clash}: the example brings its own server`);
   }
   let statsInterval: number | undefined;
@@ -186,5 +201,6 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     quiet: values.quiet,
     check: values.check,
     example: example as ExampleName | undefined,
+    workers: values.workers,
   };
 }

@@ -17,6 +17,9 @@ import { ConfigError, ServerConfig, applyOverrides, baseConfig, serverOptions } 
 import { RateLimitedLog } from './rate-limited-log';
 import { formatStatus, statsLine } from './status-report';
 import { ICS_ERR, icsError } from '@ics-ts/wsocket';
+import cluster from 'node:cluster';
+import { handleShutdown, runWorkers } from '@ics-ts/cluster';
+import { WORKER_OPTIONS_ENV, describeBusStatus, optionsFromPrimary, serviceBus, supervisesWorkers } from './cli-service';
 import './index'; // registers echo, chat, daytime, command
 
 export interface CliIO {
@@ -31,9 +34,19 @@ export interface CliIO {
  * exceptions is written), or the CLI is done with this exit code.
  */
 export type CliStart =
-  | { server: TWSocketServer; exceptionLog: RateLimitedLog; shutdown: ShutdownOptions; quiet: boolean; exitCode?: undefined; example?: undefined }
-  | { server?: undefined; exitCode: number; example?: undefined }
-  | { server?: undefined; exitCode?: undefined; example: RunningExample };
+  | { server: TWSocketServer; exceptionLog: RateLimitedLog; shutdown: ShutdownOptions; quiet: boolean; exitCode?: undefined; example?: undefined; workers?: undefined }
+  | { server?: undefined; exitCode: number; example?: undefined; workers?: undefined }
+  | { server?: undefined; exitCode?: undefined; example: RunningExample; workers?: undefined }
+  | { server?: undefined; exitCode?: undefined; example?: undefined; workers: WorkersStart };
+
+/** A `workers` config in the primary: what runWorkers() needs to fork the workers that serve it. */
+export interface WorkersStart {
+  count: number | 'auto';
+  shutdown: ShutdownOptions;
+  quiet: boolean;
+  /** The server options settled once (free ports, development certificates), for every worker. */
+  optionsJson: string;
+}
 
 /** Everything the CLI does before it waits for a signal; no process globals, so it can be called in a test. */
 export async function startCli(argv: readonly string[], io: CliIO): Promise<CliStart> {
@@ -43,6 +56,7 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
   let check = false;
   let statsInterval: number | undefined;
   let shutdown: ShutdownOptions = { timeout: DEFAULT_SHUTDOWN_TIMEOUT };
+  let workers: WorkersStart | undefined;
   try {
     const args = parseCliArgs(argv);
     if (args.help) {
@@ -66,7 +80,12 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
     statsInterval = args.statsInterval;
     lenient = config.listenPolicy === 'lenient';
     shutdown = { timeout: config.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT, notice: config.shutdownNotice };
-    const options = await serverOptions(config, args.config ?? 'demo config');
+    const where = args.config ?? 'demo config';
+    const options = optionsFromPrimary() ?? (await serverOptions(config, where));
+    const bus = serviceBus(config, where);
+    if (supervisesWorkers(config)) {
+      workers = { count: config.workers!, shutdown, quiet, optionsJson: JSON.stringify(options) };
+    } else if (bus) options.bus = bus;
     try {
       server = new TWSocketServer(options);
     } catch (error) {
@@ -92,7 +111,10 @@ export async function startCli(argv: readonly string[], io: CliIO): Promise<CliS
     else for (const listener of server.listenSockets) io.out(`${listener.url}: ${listener.spec.sslEnable ? 'TLS' : 'plain'}`);
     return { exitCode: 0 };
   }
+  // The primary of a workers config checked it by making the server; the workers serve it.
+  if (workers) return { workers };
 
+  server.on('serviceStatus', (status, reason) => io.err(`ics-ts-server: ${describeBusStatus(server.bus, status, reason)}`));
   server.on('error', (error) => io.err(`ics-ts-server: ${error.message}`));
   // Peers can provoke exceptions in client code at will: a few stacks per interval, then a count.
   const exceptionLog = new RateLimitedLog({ write: (line) => io.err(`ics-ts-server: ${line}`), noun: 'client exceptions' });
@@ -282,10 +304,25 @@ async function main(): Promise<void> {
       },
     );
   };
+  if (cluster.isWorker) return serveAsWorker(io);
   // Before listening: a signal right after the "listening" line must find its handler.
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   const start = await startCli(process.argv.slice(2), io);
+  if (start.workers) {
+    // The supervisor takes the signals over: graceful shutdown of every worker, a second one kills them.
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    const { count, shutdown: workerShutdown, quiet: quietWorkers, optionsJson } = start.workers;
+    runWorkers({
+      workers: count,
+      env: { [WORKER_OPTIONS_ENV]: optionsJson },
+      shutdownTimeout: workerShutdown.timeout,
+      shutdownNotice: workerShutdown.notice,
+      log: quietWorkers ? false : (line) => io.out(line),
+    });
+    return;
+  }
   if (start.example) server = start.example;
   else if (!start.server) process.exit(start.exitCode);
   else {
@@ -294,6 +331,26 @@ async function main(): Promise<void> {
     shutdown = start.shutdown;
     quiet = start.quiet;
   }
+}
+
+/**
+ * A worker of a `workers` config: the same command line, served with the
+ * options its primary settled; the primary's shutdown request (or a signal
+ * to the whole process group) shuts it down gracefully, and the exit code
+ * tells the primary how it went.
+ */
+async function serveAsWorker(baseIo: CliIO): Promise<void> {
+  const tag = `worker ${process.pid}: `;
+  const io: CliIO = { out: (line) => baseIo.out(tag + line), err: (line) => baseIo.err(tag + line), cwd: baseIo.cwd };
+  const start = await startCli(process.argv.slice(2), io);
+  if (!start.server) process.exit(start.exitCode ?? 1);
+  const { server, exceptionLog, quiet } = start;
+  handleShutdown(server, {
+    onDone: (result) => {
+      exceptionLog.close();
+      if (!quiet) io.out(`shut down: ${result.clients - result.aborted} of ${result.clients} clients closed gracefully, ${result.aborted} aborted at the timeout`);
+    },
+  });
 }
 
 if (require.main === module) {

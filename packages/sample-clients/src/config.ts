@@ -6,6 +6,7 @@ import { describe, ICS_ERR, type IcsErrorCode } from '@ics-ts/wsocket';
 import { resolvePort } from '@ics-ts/wsocket-server';
 import type { AdminOptions, IcsHostOptions, MultiListenItem, SniPolicy, SocketFamily, WSocketServerOptions } from '@ics-ts/wsocket-server';
 import type { SslContextOptions } from '@ics-ts/ssl-context';
+import type { RedisBusOptions } from '@ics-ts/redis-bus';
 
 /**
  * The JSON config of `ics-ts-server`: TWSocketServer options, the same keys as
@@ -58,6 +59,12 @@ export interface ServerConfig {
   trustedProxies?: string[];
   proxyHeaderTimeout?: number;
   proxyHeaderMaxBytes?: number;
+  /** Each worker binds the listeners itself with SO_REUSEPORT (Node >= 22.12; with workers). Checked by the server. */
+  reusePort?: boolean;
+  /** CLI only: serve from this many worker processes (@ics-ts/cluster); 0 or "auto" = one per core. Default: one process. */
+  workers?: number | 'auto';
+  /** CLI only: share slots, rooms and presence with other servers through Redis (@ics-ts/redis-bus): a URL or RedisBus options. */
+  redis?: string | RedisBusOptions;
 }
 
 export type ConfigIcsHost = IcsHostOptions & { devCertificate?: string[] | DevCertificateConfig };
@@ -230,6 +237,25 @@ const CHECKS: Readonly<Record<keyof ServerConfig, Check>> = {
   },
   shutdownTimeout: milliseconds,
   shutdownNotice: string,
+  reusePort: boolean,
+  workers: (value, where, key) => {
+    if (value === 'auto') return value;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_WORKERS) {
+      fail(where, `option ${key} must be "auto" or an integer in 0..${MAX_WORKERS} (0 = one per core), got ${show(value)}`);
+    }
+    return value;
+  },
+  // A URL here; RedisBus checks the URL's form and every key of an options object, naming it.
+  redis: (value, where, key) => {
+    if (typeof value === 'string') {
+      if (!/^rediss?:\/\//.test(value)) fail(where, `option ${key} must be a redis:// or rediss:// URL or an object of RedisBus options, got ${show(value)}`);
+      return value;
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      fail(where, `option ${key} must be a redis:// or rediss:// URL or an object of RedisBus options such as { "url": "redis://127.0.0.1:6379" }, got ${show(value)}`);
+    }
+    return value;
+  },
   listenPolicy: (value, where, key) => {
     if (value !== 'strict' && value !== 'lenient') fail(where, `option ${key} must be "strict" or "lenient", got ${show(value)}`);
     return value;
@@ -296,11 +322,16 @@ export interface ConfigOverrides {
   port?: string;
   addr?: string;
   client?: string;
+  workers?: string;
 }
 
 /** The config with the command line's --port, --addr and --client applied (and checked). */
 export function applyOverrides(config: ServerConfig, overrides: ConfigOverrides): ServerConfig {
   const result: ServerConfig = { ...config };
+  if (overrides.workers !== undefined) {
+    const text = overrides.workers.trim();
+    result.workers = CHECKS.workers(text === 'auto' ? text : /^\d+$/.test(text) ? Number(text) : overrides.workers, 'command line', '--workers') as ServerConfig['workers'];
+  }
   // --port 0: the admin listener takes a free port too (trials and tests run side by side).
   if (overrides.port !== undefined && Number(overrides.port) === 0 && result.admin && typeof result.admin === 'object') {
     result.admin = { ...result.admin, port: 0 };
@@ -332,7 +363,7 @@ export function applyOverrides(config: ServerConfig, overrides: ConfigOverrides)
  * development certificates generated where a devCertificate asks for one.
  */
 export async function serverOptions(config: ServerConfig, where = 'config'): Promise<WSocketServerOptions> {
-  const { listenPolicy: _policy, shutdownTimeout: _timeout, shutdownNotice: _notice, sslContext, multiListenSockets, icsHosts, ...rest } = config;
+  const { listenPolicy: _policy, shutdownTimeout: _timeout, shutdownNotice: _notice, workers: _workers, redis: _redis, sslContext, multiListenSockets, icsHosts, ...rest } = config;
   const options: WSocketServerOptions = { ...rest };
   if (icsHosts !== undefined) {
     const ports = freePortsWanted.has(icsHosts) ? await freePortMap(icsHosts) : undefined;
@@ -456,6 +487,8 @@ function count(value: unknown, where: string, key: string): number {
 
 /** Node's timers take at most 2^31-1 ms; a longer one fires after 1 ms (a recheck interval would spin). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** More worker processes than this is a typo, not a plan: each is a whole Node process. */
+const MAX_WORKERS = 256;
 
 function milliseconds(value: unknown, where: string, key: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_TIMER_MS) {

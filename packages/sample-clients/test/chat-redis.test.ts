@@ -3,7 +3,7 @@ import { RedisBus } from '@ics-ts/redis-bus';
 import { ChatClient } from '@ics-ts/sample-clients';
 import { TWSocketServer } from '@ics-ts/wsocket-server';
 import { describeWithPrograms } from '../../../test-support/outside-program';
-import { RedisServer, waitFor } from './support/redis-server';
+import { RedisServer, waitFor } from '../../../test-support/redis-server';
 
 /** The chat sample on two servers, each with its RedisBus: one room, one nick namespace, across servers. */
 
