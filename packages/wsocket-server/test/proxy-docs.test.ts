@@ -6,7 +6,7 @@ import * as ts from 'typescript';
 import * as serverPackage from '../src';
 import { describeWithPrograms } from '../../../test-support/outside-program';
 import { encodeV2 } from './fixtures/proxy-encoder';
-import { freePort, runHaproxy, RunningHaproxy } from './fixtures/proxy-haproxy';
+import { freePort, runHaproxy, RunningHaproxy } from '../../../test-support/haproxy';
 import { track } from './helpers';
 
 /**

@@ -9,7 +9,7 @@ import { describeWithPrograms } from '../../../test-support/outside-program';
 import { TWSocketClient, TWSocketServer, WSocketServerOptions } from '@ics-ts/wsocket-server';
 import { ProxyHeaderDecoder } from '../src/admission/proxy-decoder';
 import type { ProxyHeader, ProxyRefusal } from '../src/admission/proxy-header';
-import { RunningHaproxy, startHaproxy, HaproxyOptions } from './fixtures/proxy-haproxy';
+import { RunningHaproxy, startHaproxy, HaproxyOptions } from '../../../test-support/haproxy';
 import { EchoClient, startServer } from './helpers';
 
 /** What the backend saw on one connection: the decoded header and the application bytes after it. */

@@ -6,7 +6,7 @@ import { createDevCertificate, DevIdentity } from '@ics-ts/ssl-context';
 import { Refusal, TWSocketClient, TWSocketServer, WSocketServerOptions } from '@ics-ts/wsocket-server';
 import { encodeV1, encodeV2 } from './fixtures/proxy-encoder';
 import { EchoClient, Peer, startServer, track } from './helpers';
-import { freePort } from './fixtures/proxy-haproxy';
+import { freePort } from '../../../test-support/haproxy';
 import { trackSocket } from './tls-peer';
 
 /**

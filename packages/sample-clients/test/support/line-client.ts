@@ -15,8 +15,9 @@ export class LineClient {
   private waiters: { resolve: (line: string) => void; reject: (error: Error) => void }[] = [];
   private ended = false;
 
-  constructor(port: number, host = '127.0.0.1') {
-    this.socket = net.connect({ port, host, noDelay: true });
+  /** `localAddress`: the source address (127.0.0.2...: another peer for per-address limits and /who). */
+  constructor(port: number, host = '127.0.0.1', localAddress?: string) {
+    this.socket = net.connect({ port, host, noDelay: true, localAddress });
     this.socket.setEncoding('utf8');
     this.connected = new Promise((resolve, reject) => {
       this.socket.once('connect', resolve);
