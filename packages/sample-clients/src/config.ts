@@ -59,6 +59,8 @@ export interface ServerConfig {
   trustedProxies?: string[];
   proxyHeaderTimeout?: number;
   proxyHeaderMaxBytes?: number;
+  /** With workers or redis: ms a connection may wait for its service-wide slot before this server's own limits decide. Checked by the server. */
+  serviceSlotTimeout?: number;
   /** Each worker binds the listeners itself with SO_REUSEPORT (Node >= 22.12; with workers). Checked by the server. */
   reusePort?: boolean;
   /** CLI only: serve from this many worker processes (@ics-ts/cluster); 0 or "auto" = one per core. Default: one process. */
@@ -238,6 +240,7 @@ const CHECKS: Readonly<Record<keyof ServerConfig, Check>> = {
   shutdownTimeout: milliseconds,
   shutdownNotice: string,
   reusePort: boolean,
+  serviceSlotTimeout: milliseconds,
   workers: (value, where, key) => {
     if (value === 'auto') return value;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_WORKERS) {

@@ -5,7 +5,7 @@
  * `/who` shows their real addresses (from the PROXY header), maxClients holds
  * for the service, and a server that dies leaves no ghost member.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeWithPrograms } from '../../../test-support/outside-program';
@@ -15,6 +15,15 @@ import { CliProcess } from './support/cli-process';
 import { LineClient } from './support/line-client';
 
 jest.setTimeout(90_000);
+
+/** The server config and the HAProxy config of docs/scaling-out.md, as the page shows them. */
+function guide(): { serverConfig: Record<string, unknown>; haproxyConfig: string } {
+  const text = readFileSync(path.join(__dirname, '../../../docs/scaling-out.md'), 'utf8');
+  const json = /two-server setup below:\n\n```json\n([\s\S]*?)```/.exec(text);
+  const cfg = /## Behind HAProxy\n[\s\S]*?```\n([\s\S]*?)```/.exec(text);
+  if (!json || !cfg) throw new Error('docs/scaling-out.md: the server config or the HAProxy config is missing');
+  return { serverConfig: JSON.parse(json[1]) as Record<string, unknown>, haproxyConfig: cfg[1] };
+}
 
 describeWithPrograms({ haproxy: 'haproxy', 'redis-server': 'redis-server' }, 'two servers behind HAProxy sharing one Redis', (programs) => {
   let dir: string;
@@ -45,45 +54,26 @@ describeWithPrograms({ haproxy: 'haproxy', 'redis-server': 'redis-server' }, 'tw
 
   test('one chat across both servers, real addresses in /who, one maxClients, no ghost after a server dies', async () => {
     redis = await RedisServer.start(programs['redis-server']);
+    const { serverConfig, haproxyConfig } = guide();
     const config = path.join(dir, 'server.json');
+    // The page's config with a free port, this test's Redis, a short presenceTtl and 3 seats.
+    const redisOptions = serverConfig.redis as Record<string, unknown>;
     writeFileSync(
       config,
-      JSON.stringify({
-        addr: '127.0.0.1',
-        port: 0,
-        clientClass: 'chat',
-        banner: 'Your nick?',
-        maxClients: 3,
-        bannerTooBusy: 'busy',
-        proxyProtocol: 'v2',
-        trustedProxies: ['127.0.0.1'],
-        redis: { url: redis.url, service: 'two-servers', presenceTtl: 2000 },
-      }),
+      JSON.stringify({ ...serverConfig, port: 0, maxClients: 3, redis: { ...redisOptions, url: redis.url, presenceTtl: 2000 } }),
     );
     const servers = [new CliProcess(['--config', config]), new CliProcess(['--config', config])];
     const ports = (await Promise.all(servers.map((server) => server.listening()))).map((listening) => listening.port);
     for (const server of servers) await server.waitForStderr(/service bus \(redis\) up/);
 
     const frontend = await freePort();
-    haproxy = await runHaproxy(
-      programs.haproxy,
-      [
-        'defaults',
-        '  mode tcp',
-        '  timeout connect 5s',
-        '  timeout client 60s',
-        '  timeout server 60s',
-        'frontend chat',
-        `  bind 127.0.0.1:${frontend}`,
-        '  default_backend servers',
-        'backend servers',
-        '  balance roundrobin',
-        `  server a 127.0.0.1:${ports[0]} send-proxy-v2`,
-        `  server b 127.0.0.1:${ports[1]} send-proxy-v2`,
-        '',
-      ].join('\n'),
-      frontend,
-    );
+    const backends = [...haproxyConfig.matchAll(/^  server \w+ 127\.0\.0\.1:(\d+) /gm)];
+    expect(backends).toHaveLength(2);
+    const haproxyText = haproxyConfig
+      .replace(/bind 127\.0\.0\.1:\d+/, `bind 127.0.0.1:${frontend}`)
+      .replace(`127.0.0.1:${backends[0][1]} `, `127.0.0.1:${ports[0]} `)
+      .replace(`127.0.0.1:${backends[1][1]} `, `127.0.0.1:${ports[1]} `);
+    haproxy = await runHaproxy(programs.haproxy, haproxyText, frontend);
 
     const ann = await chatMember(frontend, 'ann', '127.0.0.2');
     const bob = await chatMember(frontend, 'bob', '127.0.0.3');
