@@ -227,6 +227,21 @@ describe('the bus option', () => {
     expect(() => new TWSocketServer({ serviceSlotTimeout: -1 })).toThrow(/option serviceSlotTimeout must be an integer >= 0, got -1/);
   });
 
+  test('the first listen starts the bus; a listen that opens nothing stops it again; shutdown stops it', async () => {
+    const hub = new ServiceHub();
+    const taken = await startServer({ clientClass: EchoClient });
+    const server = newServer({ clientClass: EchoClient, port: taken.bindPort, bus: new HubBus(hub, { nodeId: 'n' }) });
+    await expect(server.listen()).rejects.toThrow(/EADDRINUSE/);
+    expect(hub.nodes).toEqual([]);
+    const free = newServer({ clientClass: EchoClient, bus: new HubBus(hub, { nodeId: 'm' }) });
+    await free.listen();
+    expect(hub.nodes).toEqual(['m']);
+    await free.close(); // close() keeps the clients and the service
+    expect(hub.nodes).toEqual(['m']);
+    await free.shutdown(100);
+    expect(hub.nodes).toEqual([]);
+  });
+
   test('a bus that cannot start does not stop the server listening: serviceStatus down, stats say why; its status events are relayed', async () => {
     class BrokenBus extends HubBus {
       override start(): Promise<void> {
