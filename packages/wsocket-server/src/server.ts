@@ -361,12 +361,21 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   /**
    * Opens every listener, all or nothing (ICS MultiListen): on the first
    * failure the ones already opened are closed again and the error names the
-   * listener (address, port, system code: EADDRINUSE, EACCES...).
+   * listener (address, port, system code: EADDRINUSE, EACCES...). The
+   * service bus (options.bus) is started with the first listen and awaited;
+   * a bus that cannot start leaves the server serving alone (serviceStatus
+   * 'down'); a listen that opens nothing stops it again.
    */
   async listen(options: ListenOptions = {}): Promise<void> {
     const bus = this.startBus();
-    await this.whileNotAborted(options.signal, () => this.withCertificates(() => this.listenerSet.openAll()));
-    await this.openAdmin();
+    try {
+      await this.whileNotAborted(options.signal, () => this.withCertificates(() => this.listenerSet.openAll()));
+      await this.openAdmin();
+    } catch (error) {
+      // Nothing listens: the service is left again (a later listen joins it anew).
+      if (!this.listenerSet.any) await this.stopBus();
+      throw error;
+    }
     await bus;
     this.setState('listening');
   }

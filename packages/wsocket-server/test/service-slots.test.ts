@@ -113,6 +113,18 @@ describe('service-wide client slots (two servers on one ServiceHub)', () => {
     expect(server.clientCount).toBe(0);
   });
 
+  test('a peer that ends its side (FIN) while it waits leaks no slot either', async () => {
+    const hub = new ServiceHub();
+    const bus = new GatedBus(hub, { nodeId: 'gated' });
+    const server = await startServer({ clientClass: EchoClient, banner: 'welcome', bus });
+    const peer = await Peer.connect(server.bindPort);
+    await until(() => bus.waiting === 1, 'the connection asks the bus');
+    peer.socket.end();
+    bus.open();
+    await peer.closed;
+    await until(() => hub.clientCount() === 0 && server.clientCount === 0 && server.connectionCount === 0, 'nothing left of it');
+  });
+
   test('shutdown ends the waits; a slot granted afterwards goes back; the bus stops (its node leaves the hub)', async () => {
     const hub = new ServiceHub();
     const bus = new GatedBus(hub, { nodeId: 'gated' });
@@ -157,6 +169,45 @@ describe('service-wide client slots (two servers on one ServiceHub)', () => {
   });
 });
 
+describe('bytes a peer sends while it waits for the verdict reach its client, in order', () => {
+  test('plain: a line sent at once is answered after the banner', async () => {
+    const bus = new GatedBus(new ServiceHub(), { nodeId: 'gated' });
+    const server = await startServer({ clientClass: EchoClient, banner: 'welcome', bus });
+    const peer = await Peer.connect(server.bindPort);
+    peer.socket.write('early\r\n');
+    await until(() => bus.waiting === 1, 'the connection asks the bus');
+    bus.open();
+    expect(await peer.nextLine()).toBe('welcome');
+    expect(await peer.nextLine()).toBe('echo early');
+    expect(await peer.ask('later')).toBe('echo later');
+  });
+
+  test.each([
+    ['right after the header, in the same packet', 'PROXY TCP4 198.51.100.7 203.0.113.1 4000 80\r\nearly\r\n'],
+    ['after a header that came alone', 'PROXY TCP4 198.51.100.7 203.0.113.1 4000 80\r\n'],
+  ])('PROXY header: a line %s', async (_what, first) => {
+    const bus = new GatedBus(new ServiceHub(), { nodeId: 'gated' });
+    const server = await startServer({ clientClass: EchoClient, banner: 'welcome', bus, proxyProtocol: 'v1', trustedProxies: ['127.0.0.1'] });
+    const peer = await Peer.connect(server.bindPort);
+    peer.socket.write(first);
+    await until(() => bus.waiting === 1, 'the connection asks the bus');
+    if (!first.endsWith('early\r\n')) peer.socket.write('early\r\n');
+    // Every byte is in the server's hands before the verdict comes.
+    const waiting = (server as unknown as { serviceSlots: { waiting: Map<import('node:net').Socket, unknown> } }).serviceSlots.waiting;
+    const sent = Buffer.byteLength(first.endsWith('early\r\n') ? first : `${first}early\r\n`);
+    await until(() => [...waiting.keys()][0]?.bytesRead === sent, 'the server read every byte');
+    bus.open();
+    expect(await peer.nextLine()).toBe('welcome');
+    expect(await peer.nextLine()).toBe('echo early');
+    expect(server.clients[0].peerAddr).toBe('198.51.100.7');
+    expect(hub(bus).nodeSlots('gated')).toBe(1);
+  });
+});
+
+function hub(bus: HubBus): ServiceHub {
+  return bus.hub;
+}
+
 describe('the bus option', () => {
   test('default: a LocalBus, status local; its slots are the server clients', async () => {
     const server = await startServer({ clientClass: EchoClient, banner: 'welcome' });
@@ -174,6 +225,21 @@ describe('the bus option', () => {
     const noId = Object.assign(Object.create(HubBus.prototype), { nodeId: '' });
     expect(() => new TWSocketServer({ bus: noId })).toThrow(/option bus must be a ServiceBus with a nodeId string, got nodeId ""/);
     expect(() => new TWSocketServer({ serviceSlotTimeout: -1 })).toThrow(/option serviceSlotTimeout must be an integer >= 0, got -1/);
+  });
+
+  test('the first listen starts the bus; a listen that opens nothing stops it again; shutdown stops it', async () => {
+    const hub = new ServiceHub();
+    const taken = await startServer({ clientClass: EchoClient });
+    const server = newServer({ clientClass: EchoClient, port: taken.bindPort, bus: new HubBus(hub, { nodeId: 'n' }) });
+    await expect(server.listen()).rejects.toThrow(/EADDRINUSE/);
+    expect(hub.nodes).toEqual([]);
+    const free = newServer({ clientClass: EchoClient, bus: new HubBus(hub, { nodeId: 'm' }) });
+    await free.listen();
+    expect(hub.nodes).toEqual(['m']);
+    await free.close(); // close() keeps the clients and the service
+    expect(hub.nodes).toEqual(['m']);
+    await free.shutdown(100);
+    expect(hub.nodes).toEqual([]);
   });
 
   test('a bus that cannot start does not stop the server listening: serviceStatus down, stats say why; its status events are relayed', async () => {

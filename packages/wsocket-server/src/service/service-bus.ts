@@ -4,9 +4,20 @@
  * vanish with the node that owns them.
  *
  * A "node" is one TWSocketServer in one process. The in-process bus
- * (LocalBus, the default) makes a node a service of its own; the cluster-IPC
- * bus (@ics-ts/cluster, workers of one primary) and the Redis bus
- * (@ics-ts/cluster/redis, any number of machines) share them.
+ * (LocalBus, the default) makes a node a service of its own; HubBus shares a
+ * ServiceHub between servers in one process; the cluster-IPC bus
+ * (@ics-ts/cluster, workers of one primary) and the Redis bus
+ * (@ics-ts/redis-bus, any number of machines) share them.
+ *
+ * How the server uses it: a bus whose `status` is 'local' when the server is
+ * made is not shared, and the server keeps its client slots itself,
+ * synchronously (it never calls reserveSlot/releaseSlot then); a shared bus
+ * must therefore never report 'local'. With a shared bus, each connection
+ * that passed the server's own limits waits for reserveSlot() (bounded by
+ * the server's serviceSlotTimeout; a rejection or a timeout admits it on the
+ * server's own limits), and each client that got 'ok' calls releaseSlot()
+ * once when it leaves. Rooms (server.room()) use claim/release/entries on
+ * the set `room:<name>` and publish/subscribe on the topic of that name.
  *
  * Failure rule for every shared bus: when the shared store or the primary is
  * unreachable, the bus says so (`status` 'down', a 'status' event with the

@@ -41,8 +41,10 @@ interface SlotWait {
  *   admitted on local limits, so that a stuck bus never holds a socket. If
  *   the bus grants the slot later, the client keeps it (or it is given back
  *   if the client is gone already).
- * A socket that closes while it waits is dropped; a slot granted to it
- * afterwards is given back. While waiting it counts as a held socket
+ * Nothing is read from a waiting socket (what the peer sends stays buffered,
+ * in order, for its client). A socket that closes (or whose peer ends its
+ * side) while it waits is dropped; a slot granted to it afterwards is given
+ * back. While waiting it counts as a held socket
  * (maxConnections), like a TLS handshake. One timer for all the waits: they
  * end in the order they began.
  */
@@ -84,6 +86,12 @@ export class ServiceSlots<C extends TWSocketClient> implements SlotHolderSink, C
     (socket as WaitingSocket)[SLOTS] = this as unknown as ServiceSlots<TWSocketClient>;
     socket.on('error', ignore); // a reset while waiting: 'close' follows
     socket.once('close', onWaitingClose);
+    // Not a byte is taken while it waits: what the peer sends stays buffered for its client. A
+    // stage before may leave the socket flowing (the PROXY stage resumes a plain socket right
+    // after handing it on): a chunk that flows meanwhile is put back, and the socket paused.
+    socket.on('data', onWaitingData);
+    socket.once('end', onWaitingEnd);
+    socket.pause();
     if (this.timeout > 0 && this.sweepTimer === undefined) this.armSweep(this.timeout);
     void this.reserve(wait);
   }
@@ -167,13 +175,18 @@ export class ServiceSlots<C extends TWSocketClient> implements SlotHolderSink, C
   }
 
   private startClient(wait: SlotWait): void {
-    if (wait.socket.destroyed) return;
+    const socket = wait.socket;
+    if (socket.destroyed) return;
     this.starting = wait;
     try {
-      this.starter.start(wait.socket, wait.listener, wait.peerAddr, wait.peerPort, wait.host);
+      this.starter.start(socket, wait.listener, wait.peerAddr, wait.peerPort, wait.host);
     } finally {
       this.starting = undefined;
     }
+    // The socket was paused for the wait: it reads again unless the client paused its reading itself
+    // (then its resumeReading() resumes the socket).
+    const client = wait.client;
+    if (client !== undefined && !socket.destroyed && client.state === 'connected' && !client.readingPaused) socket.resume();
   }
 
   /** The wait is over: the socket is no longer ours to watch. */
@@ -183,6 +196,8 @@ export class ServiceSlots<C extends TWSocketClient> implements SlotHolderSink, C
     socket[SLOTS] = undefined;
     socket.removeListener('error', ignore);
     socket.removeListener('close', onWaitingClose);
+    socket.removeListener('data', onWaitingData);
+    socket.removeListener('end', onWaitingEnd);
     if (this.waiting.size === 0 && this.sweepTimer !== undefined) {
       clearTimeout(this.sweepTimer);
       this.sweepTimer = undefined;
@@ -227,6 +242,16 @@ type WaitingSocket = net.Socket & { [SLOTS]?: ServiceSlots<TWSocketClient> };
 
 function onWaitingClose(this: WaitingSocket): void {
   this[SLOTS]?.waitingClosed(this);
+}
+
+function onWaitingData(this: net.Socket, chunk: Buffer): void {
+  this.pause();
+  this.unshift(chunk);
+}
+
+/** The peer ended its side before it was a client: it is treated as gone (its client would never see the end). */
+function onWaitingEnd(this: WaitingSocket): void {
+  this.destroy();
 }
 
 function sweepLater(slots: ServiceSlots<TWSocketClient>): void {
