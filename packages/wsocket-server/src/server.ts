@@ -858,6 +858,9 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
   adminTarget(): AdminTarget {
     return {
       stats: (request) => this.stats(request),
+      refreshService: async () => {
+        await this.serviceClientCount();
+      },
       disconnectClient: async (cliId) => {
         const client = this.list.all.find((c) => c.cliId === cliId);
         if (!client) return false;

@@ -181,6 +181,7 @@ export class AdminServer {
         const refused = this.checkToken(request);
         if (refused) return refused;
       }
+      if (path !== '/history') await this.target.refreshService?.();
       if (path === '/metrics') {
         return { status: 200, type: PROMETHEUS_CONTENT_TYPE, body: writePrometheusText(metricFamilies(this.target.stats({ maxClients: 0 }))) };
       }

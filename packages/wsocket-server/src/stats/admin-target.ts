@@ -13,6 +13,8 @@ export interface RecheckOutcome {
  */
 export interface AdminTarget {
   stats(request?: StatsRequest): ServerStats;
+  /** Counts the service's clients through the bus before a /stats or /metrics snapshot (a shared bus is asked; bounded by its own timeouts). */
+  refreshService?(): Promise<void>;
   /** Aborts the client with this cliId; resolves false when there is none (any more). */
   disconnectClient(cliId: number): Promise<boolean>;
   /** Stops one listener (-1 the main one); throws RangeError for an index that does not exist. */

@@ -71,6 +71,11 @@ export const METRIC_NAMES: readonly string[] = [
   'ics_ts_host_cert_expiry_timestamp_seconds',
   'ics_ts_host_cert_last_recheck_timestamp_seconds',
   'ics_ts_host_cert_last_recheck_success',
+  'ics_ts_service_up',
+  'ics_ts_service_clients',
+  'ics_ts_service_outages_total',
+  'ics_ts_service_slots_waiting',
+  'ics_ts_service_slot_timeouts_total',
 ];
 
 function addTraffic(samples: MetricSample[], metric: TrafficMetric, counters: TrafficCounters, labels: Record<string, string>): void {
@@ -149,5 +154,15 @@ export function metricFamilies(stats: ServerStats): MetricFamily[] {
     '1 when the last recheck of the certificate files loaded them (or found them unchanged), 0 when it failed.',
     stats.hosts.filter((h) => h.lastRecheck !== undefined).map((h) => ({ labels: { host: h.hostTag }, value: h.lastRecheck!.ok ? 1 : 0 })),
   );
+
+  // The service (options.bus): labelled with the bus kind, so a dashboard tells a Redis outage from a lone server.
+  const service = stats.service;
+  const busLabels = service ? { bus: service.kind } : NO_LABELS;
+  const one = (value: number | undefined): MetricSample[] => (value === undefined ? [] : [{ labels: busLabels, value }]);
+  family('ics_ts_service_up', 'gauge', "1 when the service bus is shared and reachable, or local; 0 while it is down (serving this server's clients alone).", one(service && (service.status === 'down' ? 0 : 1)));
+  family('ics_ts_service_clients', 'gauge', 'Clients across the service, as last counted through the bus.', one(service?.serviceClients));
+  family('ics_ts_service_outages_total', 'counter', 'Times the service bus went down.', one(service?.outages));
+  family('ics_ts_service_slots_waiting', 'gauge', "Connections waiting for the bus's service-wide slot verdict.", one(service?.slotsWaiting));
+  family('ics_ts_service_slot_timeouts_total', 'counter', 'Connections admitted on local limits because the bus did not answer within serviceSlotTimeout.', one(service?.slotTimeouts));
   return families;
 }
