@@ -62,6 +62,7 @@ export function formatStatus(stats: ServerStats): string {
     `refused ${total(t.refused)}: ${reasons(t.refused)}`,
     `TLS handshakes ${t.handshakesDone} done, ${total(t.handshakesFailed)} failed: ${reasons(t.handshakesFailed)}`,
     `aborts ${t.aborts}, idle timeouts ${t.idleTimeouts}, line timeouts ${t.lineTimeouts}, exceptions ${t.bgExceptions}`,
+    ...serviceLines(stats),
     '',
     'listeners:',
     ...table(
@@ -123,6 +124,17 @@ export function formatStatus(stats: ServerStats): string {
   return out.join('\n');
 }
 
+/** The service this server is a node of, when it shares one (a cluster or Redis bus). */
+function serviceLines(stats: ServerStats): string[] {
+  const service = stats.service;
+  if (!service || service.status === 'local') return [];
+  const down = service.status === 'down' ? ` (serving alone: ${service.lastError || 'unreachable'})` : '';
+  return [
+    `service: ${service.kind} bus ${service.status}${down}, node ${service.nodeId}, ${service.serviceClients} clients in the service, ` +
+      `outages ${service.outages}, slot timeouts ${service.slotTimeouts}`,
+  ];
+}
+
 /** One line for a log: the figures that tell whether all is well. */
 export function statsLine(stats: ServerStats): string {
   const t = stats.totals;
@@ -130,6 +142,7 @@ export function statsLine(stats: ServerStats): string {
     `stats: clients ${t.clientsNow} (peak ${t.clientsPeak}), accepted ${t.accepted}, ` +
     `refused ${total(t.refused)} (${reasons(t.refused)}), tls failed ${total(t.handshakesFailed)}, ` +
     `in ${formatBytes(t.bytesIn)}, out ${formatBytes(t.bytesOut)}, queued ${formatBytes(t.bytesQueued)}, ` +
-    `aborts ${t.aborts}, exceptions ${t.bgExceptions}`
+    `aborts ${t.aborts}, exceptions ${t.bgExceptions}` +
+    (stats.service && stats.service.status !== 'local' ? `, service ${stats.service.status} (${stats.service.serviceClients} clients)` : '')
   );
 }

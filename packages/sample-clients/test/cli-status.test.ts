@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TWSocketServer } from '@ics-ts/wsocket-server';
+import { HubBus, ServiceHub, TWSocketServer } from '@ics-ts/wsocket-server';
 import { CliIO, startCli } from '../src/cli';
 import { parseCliArgs } from '../src/cli-args';
 import { formatStatus, statsLine } from '../src/status-report';
@@ -106,4 +106,17 @@ test('a bad admin key is a config error naming it', async () => {
   const out2 = io();
   expect(await startCli(['--config', writeConfig('bad2.json', { clientClass: 'echo', admin: { port: 70000 } })], out2)).toEqual({ exitCode: 2 });
   expect(out2.err.mock.calls[0][0]).toBe('ics-ts-server: bad2.json: TWSocketServer: option admin.port must be an integer from 0 to 65535, got 70000');
+});
+
+test('--status and --stats-interval show the service when the server shares one', async () => {
+  const server = new TWSocketServer({ addr: '127.0.0.1', port: 0, bus: new HubBus(new ServiceHub(), { nodeId: 'node-a' }) });
+  try {
+    await server.listen();
+    expect(formatStatus(server.stats())).toContain('service: hub bus up, node node-a, 0 clients in the service, outages 0, slot timeouts 0');
+    expect(statsLine(server.stats())).toMatch(/, service up \(0 clients\)$/);
+    const alone = new TWSocketServer({ addr: '127.0.0.1', port: 0 });
+    expect(formatStatus(alone.stats())).not.toContain('service:');
+  } finally {
+    await server.shutdown(1000);
+  }
 });
