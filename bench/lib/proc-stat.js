@@ -8,6 +8,7 @@ const fs = require('node:fs');
 const { execFileSync } = require('node:child_process');
 
 let msPerTick;
+/** Milliseconds per clock tick, the unit of /proc's CPU times (getconf CLK_TCK; 10 ms if it cannot say). */
 function tickMs() {
   if (msPerTick === undefined) {
     try {
@@ -40,4 +41,4 @@ function cpuMsOf(pids) {
   return pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
 }
 
-module.exports = { vmRssBytes, cpuMs, cpuMsOf };
+module.exports = { vmRssBytes, cpuMs, cpuMsOf, tickMs };

@@ -6,20 +6,7 @@
  * re-runs samples where it is high.
  */
 const fs = require('node:fs');
-const { execFileSync } = require('node:child_process');
-
-let msPerTick;
-function tickMs() {
-  if (msPerTick === undefined) {
-    try {
-      msPerTick = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-    } catch {
-      msPerTick = 10;
-    }
-    if (!Number.isFinite(msPerTick) || msPerTick <= 0) msPerTick = 10;
-  }
-  return msPerTick;
-}
+const { tickMs } = require('./proc-stat');
 
 /** Busy CPU milliseconds of the whole machine so far (undefined where /proc/stat is missing). */
 function machineBusyMs() {
