@@ -47,9 +47,19 @@ test('config keys are the JSON-friendly TWSocketServer options', () => {
   expect([...CONFIG_KEYS].sort()).toEqual(
     ['addr', 'admin', 'allow', 'banner', 'bannerTooBusy', 'bannerTooBusyPerIp', 'clientClass', 'clientDefaults', 'deny', 'icsHosts', 'ipv6Only', 'lineEnd',
       'listenBacklog', 'listenPolicy', 'maxClients', 'maxClientsPerIp', 'maxConnections', 'maxHandshakes', 'maxHandshakesPerIp',
-      'multiListenSockets', 'port', 'proxyHeaderMaxBytes', 'proxyHeaderTimeout', 'proxyProtocol', 'shutdownNotice', 'shutdownTimeout', 'sniMissing', 'sniUnknown',
-      'socketFamily', 'sslCertRecheckInterval', 'sslContext', 'sslEnable', 'sslHandshakeTimeout', 'tooBusyCloseTimeout', 'trustedProxies'],
+      'multiListenSockets', 'port', 'proxyHeaderMaxBytes', 'proxyHeaderTimeout', 'proxyProtocol', 'redis', 'reusePort', 'serviceSlotTimeout', 'shutdownNotice', 'shutdownTimeout', 'sniMissing', 'sniUnknown',
+      'socketFamily', 'sslCertRecheckInterval', 'sslContext', 'sslEnable', 'sslHandshakeTimeout', 'tooBusyCloseTimeout', 'trustedProxies', 'workers'],
   );
+});
+
+test('the scale-out keys: workers, reusePort, serviceSlotTimeout, redis', () => {
+  const config = { workers: 'auto', reusePort: true, serviceSlotTimeout: 500, redis: 'redis://127.0.0.1:6379' };
+  expect(validateConfig(config, 'f.json')).toEqual(config);
+  expect(validateConfig({ workers: 4, redis: { url: 'rediss://cache:6380', service: 'chat' } }, 'f.json')).toEqual({ workers: 4, redis: { url: 'rediss://cache:6380', service: 'chat' } });
+  expect(() => validateConfig({ workers: 1.5 }, 'f.json')).toThrow('f.json: option workers must be "auto" or an integer in 0..256 (0 = one per core), got 1.5');
+  expect(() => validateConfig({ workers: 1000 }, 'f.json')).toThrow(/option workers must be .* got 1000/);
+  expect(() => validateConfig({ reusePort: 'yes' }, 'f.json')).toThrow('f.json: option reusePort must be true or false, got "yes"');
+  expect(() => validateConfig({ redis: ['redis://x'] }, 'f.json')).toThrow(/option redis must be a redis:\/\/ or rediss:\/\/ URL or an object of RedisBus options/);
 });
 
 test('the PROXY protocol keys: behind a load balancer', () => {
