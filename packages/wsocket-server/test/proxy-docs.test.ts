@@ -84,18 +84,21 @@ describeWithPrograms({ haproxy: 'haproxy' }, 'the HAProxy configuration of docs/
       .replace(/^\s*server app2 .*$/m, ''); // the second backend machine does not exist here
     expect(config).toContain(`server app1 127.0.0.1:${server.bindPort} send-proxy-v2 check check-send-proxy`);
     running = await runHaproxy(haproxy, config, port);
-    const checked = once(server, 'proxyHealthCheck');
     const socket = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.9' });
     await once(socket, 'connect');
     const greeting = `you are 127.0.0.9:${socket.localPort} via 127.0.0.1`;
     expect(await firstLine(socket)).toBe(greeting);
-    await checked;
-    expect(log).toContain('health check from 127.0.0.1');
+    // Checks every 100 ms: wait (bounded) until some were either read as health checks (logged) or,
+    // reset by HAProxy before their header was read, counted as truncated; on a loaded machine either may come first.
+    const seen = () => log.filter((line) => line === 'health check from 127.0.0.1').length + server.proxyHeaders.failures.truncated;
+    for (let waited = 0; seen() < 3 && waited < 15_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(seen()).toBeGreaterThanOrEqual(3);
+    expect(log.filter((line) => line.startsWith('health check')).every((line) => line === 'health check from 127.0.0.1')).toBe(true);
     expect(server.refusals.proxyUntrusted).toBe(0);
     // HAProxy's connect-only checks mostly reset before their header is read: counted as truncated, nothing else.
     const { truncated, ...others } = server.proxyHeaders.failures;
     expect(Object.values(others).every((n) => n === 0)).toBe(true);
     expect(server.refusals.proxyHeader).toBe(truncated);
     expect(server.clientCount).toBe(0);
-  });
+  }, 40_000);
 });
