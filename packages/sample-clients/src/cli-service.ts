@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
-import { ClusterBus } from '@ics-ts/cluster';
-import { RedisBus } from '@ics-ts/redis-bus';
+import type * as Cluster from '@ics-ts/cluster';
+import type * as RedisBusPackage from '@ics-ts/redis-bus';
 import type { RedisBusOptions } from '@ics-ts/redis-bus';
 import type { ServiceBus, WSocketServerOptions } from '@ics-ts/wsocket-server';
 import { ConfigError, ServerConfig } from './config';
@@ -35,12 +35,25 @@ export function serviceBus(config: ServerConfig, where: string): ServiceBus | un
   if (config.redis !== undefined) {
     const options: RedisBusOptions = typeof config.redis === 'string' ? { url: config.redis } : config.redis;
     try {
-      return new RedisBus(options);
+      return new (loadRedisBus().RedisBus)(options);
     } catch (error) {
       throw new ConfigError(`${where}: option redis: ${(error as Error).message}`);
     }
   }
-  return cluster.isWorker ? new ClusterBus() : undefined;
+  return cluster.isWorker ? new (loadCluster().ClusterBus)() : undefined;
+}
+
+/*
+ * The cluster and Redis packages (ioredis with them) are loaded only by a
+ * config that uses them: a one-process server does not pay their load time
+ * and memory at every start.
+ */
+export function loadCluster(): typeof Cluster {
+  return require('@ics-ts/cluster') as typeof Cluster;
+}
+
+function loadRedisBus(): typeof RedisBusPackage {
+  return require('@ics-ts/redis-bus') as typeof RedisBusPackage;
 }
 
 /** What the CLI's log says of the bus: each change of its status, with the reason. */

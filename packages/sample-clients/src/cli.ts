@@ -18,8 +18,7 @@ import { RateLimitedLog } from './rate-limited-log';
 import { formatStatus, statsLine } from './status-report';
 import { ICS_ERR, icsError } from '@ics-ts/wsocket';
 import cluster from 'node:cluster';
-import { handleShutdown, runWorkers } from '@ics-ts/cluster';
-import { WORKER_OPTIONS_ENV, describeBusStatus, optionsFromPrimary, serviceBus, supervisesWorkers } from './cli-service';
+import { WORKER_OPTIONS_ENV, describeBusStatus, loadCluster, optionsFromPrimary, serviceBus, supervisesWorkers } from './cli-service';
 import './index'; // registers echo, chat, daytime, command
 
 export interface CliIO {
@@ -314,7 +313,7 @@ async function main(): Promise<void> {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     const { count, shutdown: workerShutdown, quiet: quietWorkers, optionsJson } = start.workers;
-    runWorkers({
+    loadCluster().runWorkers({
       workers: count,
       env: { [WORKER_OPTIONS_ENV]: optionsJson },
       shutdownTimeout: workerShutdown.timeout,
@@ -345,7 +344,7 @@ async function serveAsWorker(baseIo: CliIO): Promise<void> {
   const start = await startCli(process.argv.slice(2), io);
   if (!start.server) process.exit(start.exitCode ?? 1);
   const { server, exceptionLog, quiet } = start;
-  handleShutdown(server, {
+  loadCluster().handleShutdown(server, {
     onDone: (result) => {
       exceptionLog.close();
       if (!quiet) io.out(`shut down: ${result.clients - result.aborted} of ${result.clients} clients closed gracefully, ${result.aborted} aborted at the timeout`);
