@@ -31,22 +31,13 @@ export class ClientSlots<C extends TWSocketClient> implements SecureConnectionSi
   ) {}
 
   admit(socket: net.Socket, listener: Listener, peerAddr: string, peerPort: number, host: HostMatch | undefined): void {
-    const { maxClients } = this.settings;
-    if (maxClients > 0 && this.list.size >= maxClients) {
-      return this.tooBusy.reject(socket, listener, peerAddr, peerPort, 'maxClients', this.settings.bannerTooBusy);
-    }
-    const perIp = listener.policy.maxClientsPerIp;
-    if (perIp > 0 && this.list.perIp.get(peerAddr) >= perIp) {
-      const text = this.settings.bannerTooBusyPerIp ?? this.settings.bannerTooBusy;
-      return this.tooBusy.reject(socket, listener, peerAddr, peerPort, 'perIp', text);
-    }
-    this.next.start(socket, listener, peerAddr, peerPort, host);
+    if (!this.rejectedLocally(socket, listener, peerAddr, peerPort)) this.next.start(socket, listener, peerAddr, peerPort, host);
   }
 
   /**
-   * The same check as admit(), again, for a connection that waited for a bus
-   * that did not answer (other connections may have become clients meanwhile):
-   * true when it was turned away.
+   * This server's own limits: true when the connection was turned away. Run
+   * by admit(), and again for a connection that waited for a bus that did not
+   * answer (other connections may have become clients meanwhile).
    */
   rejectedLocally(socket: net.Socket, listener: Listener, peerAddr: string, peerPort: number): boolean {
     const { maxClients } = this.settings;
