@@ -112,6 +112,8 @@ describeWithPrograms({ 'redis-server': 'redis-server' }, 'RedisBus: two nodes ag
     // a's own message reached a's subscriber connection before b's (one Redis, in order): it was skipped
     expect(atA).toEqual([['hello from b', 'node-b']]);
     expect(atB).toEqual([['hello from a', 'node-a']]);
+    // published counts Redis's reply to PUBLISH, which travels on another connection than what a receives
+    await waitFor("a's PUBLISH answered", () => (a.stats().published === 1 ? true : undefined));
     expect(a.stats()).toMatchObject({ published: 1, received: 1, subscribedTopics: 1 });
 
     stopA();
@@ -142,8 +144,12 @@ describeWithPrograms({ 'redis-server': 'redis-server' }, 'RedisBus: two nodes ag
     b.subscribe('burst', () => got++);
     for (let i = 0; i < MAX_PENDING_PUBLISHES + 500; i++) a.publish('burst', 'x');
     expect(a.stats().publishDropped).toBe(500);
-    await waitFor('every sent one received', () => (got === MAX_PENDING_PUBLISHES ? true : undefined));
+    // Redis delivers to b's subscriber connection before it replies to a's PUBLISH: wait for both sides
+    await waitFor('every sent one received and answered', () =>
+      got === MAX_PENDING_PUBLISHES && a.stats().published === MAX_PENDING_PUBLISHES ? true : undefined,
+    );
     expect(a.stats()).toMatchObject({ published: MAX_PENDING_PUBLISHES, publishDropped: 500 });
+    expect(got).toBe(MAX_PENDING_PUBLISHES);
     a.publish('burst', 'room again');
     await waitFor('the next one received', () => (got === MAX_PENDING_PUBLISHES + 1 ? true : undefined));
   });
