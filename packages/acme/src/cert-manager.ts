@@ -8,7 +8,7 @@ import { PendingChallenges } from './challenges';
 import { CertificateBundle, bundlePem, certificateRequest, checkBundle, keyTypeOf, newPrivateKey, splitBundlePem } from './keys';
 import { AcmeCertOptions, ResolvedAcmeCertOptions, resolveAcmeCertOptions } from './options';
 import { CertWorkDir, WORK_FILES } from './work-dir';
-import { ICS_ERR, icsError } from '@ics-ts/wsocket';
+import { ICS_ERR, MAX_TIMER_MS, icsError } from '@ics-ts/wsocket';
 
 /** A certificate in force: the bundle and the file a TSslContext loads it from. */
 export interface IssuedCertificate extends CertificateBundle {
@@ -55,8 +55,6 @@ export function retryDelay(failures: number, retryMinMs: number, retryMaxMs: num
 }
 
 const DAY_MS = 86_400_000;
-/** setTimeout's longest delay; a later order is re-checked then. */
-const MAX_TIMER_MS = 2_147_483_647;
 /** Days a stand-in certificate lasts: it is replaced at the first good order, and re-made at start. */
 const STAND_IN_DAYS = 7;
 const MAX_POLLS = 600;

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
+import { MAX_TIMER_MS } from '@ics-ts/wsocket';
 import { checkPositive, closeServer, listenOn } from './responder-listener';
 
 /** Finds the key authorization for a request path: `manager.http01Response`, or several managers'. */
@@ -50,7 +51,7 @@ export class Http01Responder extends EventEmitter<Http01ResponderEvents> {
   /** `lookup` may be replaced later (a server whose host table changed). */
   constructor(public lookup: Http01Lookup, options: Http01ResponderOptions = {}) {
     super();
-    this.timeoutMs = checkPositive(options.timeoutMs ?? 10_000, 'Http01Responder', 'timeoutMs');
+    this.timeoutMs = checkPositive(options.timeoutMs ?? 10_000, 'Http01Responder', 'timeoutMs', MAX_TIMER_MS);
     this.server = net.createServer(onConnection);
     this.server.maxConnections = checkPositive(options.maxConnections ?? 64, 'Http01Responder', 'maxConnections');
     (this.server as net.Server & { [OWNER]: Http01Responder })[OWNER] = this;

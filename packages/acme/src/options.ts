@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ICS_ERR, icsError } from '@ics-ts/wsocket';
+import { ICS_ERR, MAX_TIMER_MS, icsError } from '@ics-ts/wsocket';
 
 /** The certificate key: ECDSA P-256 (the default: small, fast), or RSA for old clients. ICS CertPKeyType. */
 export type AcmeKeyType = 'ecdsa-p256' | 'rsa-2048' | 'rsa-3072';
@@ -74,8 +74,6 @@ const WHERE = 'AcmeCertManager';
 /** Let's Encrypt's limit of names in one certificate. */
 export const MAX_NAMES = 100;
 const MAX_CONTACTS = 10;
-/** Longest timer Node keeps (setTimeout clamps anything longer to 1 ms). */
-const MAX_DELAY_MS = 2_147_483_647;
 
 const KNOWN_KEYS = new Set([
   'directory', 'names', 'contact', 'keyType', 'challenge', 'workDir', 'renewDays', 'caBundle',
@@ -185,8 +183,8 @@ export function resolveAcmeCertOptions(options: AcmeCertOptions, where = WHERE):
     typeError(where, `option challenge must be one of ${ACME_CHALLENGE_TYPES.join(', ')}, got ${describe(challenge)}`);
   }
   if (typeof o.workDir !== 'string' || o.workDir === '') typeError(where, `option workDir must be a directory name, got ${describe(o.workDir)}`);
-  const retryMinMs = checkInteger(o.retryMinMs ?? ACME_DEFAULTS.retryMinMs, where, 'retryMinMs', 1, MAX_DELAY_MS);
-  const retryMaxMs = checkInteger(o.retryMaxMs ?? ACME_DEFAULTS.retryMaxMs, where, 'retryMaxMs', 1, MAX_DELAY_MS);
+  const retryMinMs = checkInteger(o.retryMinMs ?? ACME_DEFAULTS.retryMinMs, where, 'retryMinMs', 1, MAX_TIMER_MS);
+  const retryMaxMs = checkInteger(o.retryMaxMs ?? ACME_DEFAULTS.retryMaxMs, where, 'retryMaxMs', 1, MAX_TIMER_MS);
   if (retryMaxMs < retryMinMs) {
     throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${where}: option retryMaxMs (${retryMaxMs}) must be at least retryMinMs (${retryMinMs})`);
   }
@@ -201,7 +199,7 @@ export function resolveAcmeCertOptions(options: AcmeCertOptions, where = WHERE):
     caBundle: readCaBundle(o.caBundle, where),
     retryMinMs,
     retryMaxMs,
-    requestTimeoutMs: checkInteger(o.requestTimeoutMs ?? ACME_DEFAULTS.requestTimeoutMs, where, 'requestTimeoutMs', 1, MAX_DELAY_MS),
-    orderTimeoutMs: checkInteger(o.orderTimeoutMs ?? ACME_DEFAULTS.orderTimeoutMs, where, 'orderTimeoutMs', 1, MAX_DELAY_MS),
+    requestTimeoutMs: checkInteger(o.requestTimeoutMs ?? ACME_DEFAULTS.requestTimeoutMs, where, 'requestTimeoutMs', 1, MAX_TIMER_MS),
+    orderTimeoutMs: checkInteger(o.orderTimeoutMs ?? ACME_DEFAULTS.orderTimeoutMs, where, 'orderTimeoutMs', 1, MAX_TIMER_MS),
   };
 }

@@ -7,12 +7,13 @@ import { ICS_ERR, icsError } from '@ics-ts/wsocket';
  * bounds checked the same way, listening, closing. Each keeps its own
  * connection handling.
  */
-export function checkPositive(value: unknown, where: string, option: string): number {
+export function checkPositive(value: unknown, where: string, option: string, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number') {
     throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${where}: option ${option} must be a number, got ${JSON.stringify(value)}`);
   }
-  if (!Number.isInteger(value) || value < 1) {
-    throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${where}: option ${option} must be an integer >= 1, got ${value}`);
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? '>= 1' : `from 1 to ${max}`;
+    throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${where}: option ${option} must be an integer ${range}, got ${value}`);
   }
   return value;
 }

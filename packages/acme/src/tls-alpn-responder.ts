@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
+import { MAX_TIMER_MS } from '@ics-ts/wsocket';
 import { checkPositive, closeServer, listenOn } from './responder-listener';
 import * as tls from 'node:tls';
 import { ACME_TLS_ALPN } from './challenges';
@@ -45,7 +46,7 @@ export class TlsAlpnResponder extends EventEmitter<TlsAlpnResponderEvents> {
 
   constructor(readonly lookup: TlsAlpnChallengeLookup, options: TlsAlpnResponderOptions = {}) {
     super();
-    this.timeoutMs = checkPositive(options.timeoutMs ?? 10_000, 'TlsAlpnResponder', 'timeoutMs');
+    this.timeoutMs = checkPositive(options.timeoutMs ?? 10_000, 'TlsAlpnResponder', 'timeoutMs', MAX_TIMER_MS);
     this.server = net.createServer({ pauseOnConnect: false }, onConnection);
     this.server.maxConnections = checkPositive(options.maxConnections ?? 64, 'TlsAlpnResponder', 'maxConnections');
     (this.server as net.Server & { [OWNER]: TlsAlpnResponder })[OWNER] = this;

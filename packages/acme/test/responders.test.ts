@@ -95,7 +95,8 @@ describe('Http01Responder', () => {
   });
 
   test('bad options name the option', () => {
-    expect(() => new Http01Responder(() => undefined, { timeoutMs: 0 })).toThrow(/option timeoutMs must be an integer >= 1, got 0/);
+    expect(() => new Http01Responder(() => undefined, { timeoutMs: 0 })).toThrow(/option timeoutMs must be an integer from 1 to 2147483647, got 0/);
+    expect(() => new Http01Responder(() => undefined, { timeoutMs: 2 ** 31 })).toThrow(/option timeoutMs must be an integer from 1 to 2147483647, got 2147483648/);
     expect(() => new Http01Responder(() => undefined, { maxConnections: 'x' as unknown as number })).toThrow(TypeError);
   });
 });

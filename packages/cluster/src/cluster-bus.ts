@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
-import { describe } from '@ics-ts/wsocket';
+import { MAX_TIMER_MS, describe } from '@ics-ts/wsocket';
 import type { PresenceEntry, ServiceBus, ServiceBusStats, ServiceBusStatus, SlotVerdict } from '@ics-ts/wsocket-server';
 import { checkInteger, checkName, checkOptionsObject, checkString, failType } from './checks';
 import { IpcSender } from './ipc-sender';
@@ -132,10 +132,10 @@ export class ClusterBus implements ServiceBus {
       given.nodeId === undefined
         ? `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
         : checkName(checkString(given.nodeId, WHERE, 'nodeId'), WHERE, 'option nodeId', CLUSTER_LIMITS.maxNameLength);
-    const timeout = checkInteger(settings.requestTimeout, WHERE, 'requestTimeout', 1);
+    const timeout = checkInteger(settings.requestTimeout, WHERE, 'requestTimeout', 1, MAX_TIMER_MS);
     const maxPending = checkInteger(settings.maxPending, WHERE, 'maxPending', 1);
     const maxQueued = checkInteger(settings.maxQueuedMessages, WHERE, 'maxQueuedMessages', 1);
-    this.rejoinInterval = checkInteger(settings.rejoinInterval, WHERE, 'rejoinInterval', 1);
+    this.rejoinInterval = checkInteger(settings.rejoinInterval, WHERE, 'rejoinInterval', 1, MAX_TIMER_MS);
     this.maxMessageLength = checkInteger(settings.maxMessageLength, WHERE, 'maxMessageLength', 1, CLUSTER_LIMITS.maxMessageLength);
     this.pending = new PendingRequests<BusPending>(timeout, maxPending, this.onExpired);
     const send = process.send;

@@ -1,4 +1,5 @@
 import type { ShutdownOptions, ShutdownResult } from '@ics-ts/wsocket-server';
+import { MAX_TIMER_MS } from '@ics-ts/wsocket';
 import { checkBoolean, checkInteger, checkOptionsObject, checkString, failType } from './checks';
 import { WORKERS_EXIT } from './exit-codes';
 import { WORKER_TAG, isCount, isTagged } from './protocol';
@@ -47,7 +48,7 @@ export function handleShutdown(server: ShutdownTarget, options: HandleShutdownOp
   const given = checkOptionsObject(options, WHERE, KNOWN) as HandleShutdownOptions;
   // Under runWorkers(), a shutdown this worker starts itself (a Ctrl-C reaches the whole process group) takes the supervisor's settings.
   const supervised = Number(process.env[SHUTDOWN_TIMEOUT_ENV]);
-  const timeout = checkInteger(given.timeout ?? (Number.isSafeInteger(supervised) && supervised >= 0 ? supervised : 10000), WHERE, 'timeout', 0);
+  const timeout = checkInteger(given.timeout ?? (Number.isSafeInteger(supervised) && supervised >= 0 ? supervised : 10000), WHERE, 'timeout', 0, MAX_TIMER_MS);
   const notice = given.notice === undefined ? process.env[SHUTDOWN_NOTICE_ENV] : checkString(given.notice, WHERE, 'notice');
   const signals = checkBoolean(given.signals ?? true, WHERE, 'signals');
   const exitProcess = checkBoolean(given.exitProcess ?? true, WHERE, 'exitProcess');

@@ -1,5 +1,5 @@
 import * as os from 'node:os';
-import { describe } from '@ics-ts/wsocket';
+import { MAX_TIMER_MS, describe } from '@ics-ts/wsocket';
 import { ClusterBusHost } from './cluster-bus-host';
 import { checkBoolean, checkInteger, checkOptionsObject, checkString, checkStringArray, failType } from './checks';
 
@@ -88,8 +88,8 @@ export function resolveWorkersOptions(options: unknown): WorkersSettings {
   const workers = workersGiven === 'auto' || workersGiven === 0 ? os.availableParallelism() : checkInteger(workersGiven, WHERE, 'workers', 0, MAX_WORKERS);
   const exec = given.exec === undefined ? process.argv[1] : checkString(given.exec, WHERE, 'exec');
   if (!exec) failType(WHERE, 'option exec is needed: this process has no script (process.argv[1]) for the workers to run');
-  const restartDelay = checkInteger(value('restartDelay'), WHERE, 'restartDelay', 1);
-  const maxRestartDelay = checkInteger(value('maxRestartDelay'), WHERE, 'maxRestartDelay', restartDelay);
+  const restartDelay = checkInteger(value('restartDelay'), WHERE, 'restartDelay', 1, MAX_TIMER_MS);
+  const maxRestartDelay = checkInteger(value('maxRestartDelay'), WHERE, 'maxRestartDelay', restartDelay, MAX_TIMER_MS);
   const env = given.env === undefined ? {} : given.env;
   if (env === null || typeof env !== 'object' || Array.isArray(env) || Object.values(env).some((item) => typeof item !== 'string')) {
     failType(WHERE, `option env must be an object of strings, got ${describe(env)}`);
@@ -106,11 +106,11 @@ export function resolveWorkersOptions(options: unknown): WorkersSettings {
     env: { ...env },
     restartDelay,
     maxRestartDelay,
-    stableAfter: checkInteger(value('stableAfter'), WHERE, 'stableAfter', 0),
+    stableAfter: checkInteger(value('stableAfter'), WHERE, 'stableAfter', 0, MAX_TIMER_MS),
     maxRestartsPerMinute: checkInteger(given.maxRestartsPerMinute ?? Math.max(10, 2 * workers), WHERE, 'maxRestartsPerMinute', 0),
-    shutdownTimeout: checkInteger(value('shutdownTimeout'), WHERE, 'shutdownTimeout', 0),
+    shutdownTimeout: checkInteger(value('shutdownTimeout'), WHERE, 'shutdownTimeout', 0, MAX_TIMER_MS),
     shutdownNotice: given.shutdownNotice === undefined ? undefined : checkString(given.shutdownNotice, WHERE, 'shutdownNotice'),
-    killAfter: checkInteger(value('killAfter'), WHERE, 'killAfter', 0),
+    killAfter: checkInteger(value('killAfter'), WHERE, 'killAfter', 0, MAX_TIMER_MS),
     handleSignals: checkBoolean(value('handleSignals'), WHERE, 'handleSignals'),
     exitProcess: checkBoolean(value('exitProcess'), WHERE, 'exitProcess'),
     bus: busGiven === true ? new ClusterBusHost() : busGiven === false ? undefined : (busGiven as ClusterBusHost),

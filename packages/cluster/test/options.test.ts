@@ -6,10 +6,14 @@ test.each([
   [{ workers: -1 }, RangeError, 'runWorkers: option workers must be an integer from 0 to 1024, got -1'],
   [{ workers: 'many' }, TypeError, `runWorkers: option workers must be a count or 'auto', got "many"`],
   [{ workers: 2.5 }, RangeError, 'runWorkers: option workers must be an integer from 0 to 1024, got 2.5'],
-  [{ restartDelay: 0 }, RangeError, 'runWorkers: option restartDelay must be an integer >= 1, got 0'],
-  [{ restartDelay: 500, maxRestartDelay: 100 }, RangeError, 'runWorkers: option maxRestartDelay must be an integer >= 500, got 100'],
+  [{ restartDelay: 0 }, RangeError, 'runWorkers: option restartDelay must be an integer from 1 to 2147483647, got 0'],
+  [{ restartDelay: 500, maxRestartDelay: 100 }, RangeError, 'runWorkers: option maxRestartDelay must be an integer from 500 to 2147483647, got 100'],
   [{ maxRestartsPerMinute: Infinity }, RangeError, 'runWorkers: option maxRestartsPerMinute must be an integer >= 0, got Infinity'],
-  [{ shutdownTimeout: '10s' }, RangeError, 'runWorkers: option shutdownTimeout must be an integer >= 0, got "10s"'],
+  [{ shutdownTimeout: '10s' }, RangeError, 'runWorkers: option shutdownTimeout must be an integer from 0 to 2147483647, got "10s"'],
+  // a Node timer longer than 2^31-1 ms fires after 1 ms: refused, not shortened
+  [{ shutdownTimeout: 2 ** 31 }, RangeError, 'runWorkers: option shutdownTimeout must be an integer from 0 to 2147483647, got 2147483648'],
+  [{ killAfter: 1e10 }, RangeError, 'runWorkers: option killAfter must be an integer from 0 to 2147483647, got 10000000000'],
+  [{ stableAfter: 2 ** 31 }, RangeError, 'runWorkers: option stableAfter must be an integer from 0 to 2147483647, got 2147483648'],
   [{ args: 'a b' }, TypeError, 'runWorkers: option args must be an array of strings, got "a b"'],
   [{ env: { PORT: 7000 } }, TypeError, 'runWorkers: option env must be an object of strings, got {"PORT":7000}'],
   [{ bus: 'yes' }, TypeError, 'runWorkers: option bus must be a boolean or a ClusterBusHost, got "yes"'],
@@ -44,7 +48,9 @@ test("workers 0 and 'auto' mean one per core", () => {
 });
 
 test.each([
-  [{ requestTimeout: 0 }, 'ClusterBus: option requestTimeout must be an integer >= 1, got 0'],
+  [{ requestTimeout: 0 }, 'ClusterBus: option requestTimeout must be an integer from 1 to 2147483647, got 0'],
+  [{ requestTimeout: 2 ** 31 }, 'ClusterBus: option requestTimeout must be an integer from 1 to 2147483647, got 2147483648'],
+  [{ rejoinInterval: 2 ** 32 }, 'ClusterBus: option rejoinInterval must be an integer from 1 to 2147483647, got 4294967296'],
   [{ maxPending: -5 }, 'ClusterBus: option maxPending must be an integer >= 1, got -5'],
   [{ maxMessageLength: 2 ** 21 }, 'ClusterBus: option maxMessageLength must be an integer from 1 to 1048576, got 2097152'],
   [{ nodeId: '' }, 'ClusterBus: option nodeId must be a non-empty string, got ""'],
@@ -68,6 +74,7 @@ test('ClusterBusHost and handleShutdown check theirs', () => {
   expect(() => new ClusterBusHost({ maxQueuedMessages: 0 })).toThrow('ClusterBusHost: option maxQueuedMessages must be an integer >= 1, got 0');
   expect(() => handleShutdown({} as never)).toThrow('handleShutdown: server must have a shutdown() method (a TWSocketServer)');
   const server = { shutdown: () => Promise.resolve({ clients: 0, closed: 0, aborted: 0 }) };
-  expect(() => handleShutdown(server, { timeout: -1 })).toThrow('handleShutdown: option timeout must be an integer >= 0, got -1');
+  expect(() => handleShutdown(server, { timeout: -1 })).toThrow('handleShutdown: option timeout must be an integer from 0 to 2147483647, got -1');
+  expect(() => handleShutdown(server, { timeout: 2 ** 31 })).toThrow('handleShutdown: option timeout must be an integer from 0 to 2147483647, got 2147483648');
   expect(() => handleShutdown(server, { signal: true } as never)).toThrow('handleShutdown: unknown option "signal"');
 });

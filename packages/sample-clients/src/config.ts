@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { createDevCertificate } from '@ics-ts/ssl-context';
-import { describe, ICS_ERR, type IcsErrorCode } from '@ics-ts/wsocket';
+import { MAX_TIMER_MS, describe, ICS_ERR, type IcsErrorCode } from '@ics-ts/wsocket';
 import { resolvePort } from '@ics-ts/wsocket-server';
 import type { AdminOptions, IcsHostOptions, MultiListenItem, SniPolicy, SocketFamily, WSocketServerOptions } from '@ics-ts/wsocket-server';
 import type { SslContextOptions } from '@ics-ts/ssl-context';
@@ -488,8 +488,6 @@ function count(value: unknown, where: string, key: string): number {
   return value;
 }
 
-/** Node's timers take at most 2^31-1 ms; a longer one fires after 1 ms (a recheck interval would spin). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** More worker processes than this is a typo, not a plan: each is a whole Node process. */
 const MAX_WORKERS = 256;
 

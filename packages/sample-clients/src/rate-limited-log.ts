@@ -1,4 +1,4 @@
-import { ICS_ERR, icsError } from '@ics-ts/wsocket';
+import { ICS_ERR, MAX_TIMER_MS, icsError } from '@ics-ts/wsocket';
 /** Time and timers, injectable so that a test drives the clock instead of waiting. */
 export interface LogClock {
   now(): number;
@@ -57,7 +57,7 @@ export class RateLimitedLog {
   constructor(options: RateLimitedLogOptions) {
     const { burst = 5, intervalMs = 10_000, noun = 'exceptions' } = options;
     if (!Number.isInteger(burst) || burst < 1) throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `RateLimitedLog: option burst must be an integer >= 1, got ${burst}`);
-    if (!Number.isInteger(intervalMs) || intervalMs < 1 || intervalMs > 2 ** 31 - 1) {
+    if (!Number.isInteger(intervalMs) || intervalMs < 1 || intervalMs > MAX_TIMER_MS) {
       throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `RateLimitedLog: option intervalMs must be an integer number of ms in 1..2147483647, got ${intervalMs}`);
     }
     this.writeLine = options.write;

@@ -34,6 +34,7 @@ import {
   checkBacklog,
   checkBoolean,
   checkCount,
+  checkMs,
   checkKnownKeys,
   checkString,
   resolveAddress,
@@ -153,6 +154,7 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
       options.connectionContainer === undefined ? false : checkBoolean(options.connectionContainer, WHERE, 'connectionContainer');
     const count = (key: keyof typeof SERVER_DEFAULTS & keyof WSocketServerOptions<C>) =>
       checkCount(options[key] ?? SERVER_DEFAULTS[key], WHERE, key);
+    const ms = (key: keyof typeof SERVER_DEFAULTS & keyof WSocketServerOptions<C>) => checkMs(options[key] ?? SERVER_DEFAULTS[key], WHERE, key);
     this.settings = {
       banner: checkString(options.banner ?? SERVER_DEFAULTS.banner, WHERE, 'banner'),
       bannerTooBusy: checkString(options.bannerTooBusy ?? SERVER_DEFAULTS.bannerTooBusy, WHERE, 'bannerTooBusy'),
@@ -163,19 +165,19 @@ export class TWSocketServer<C extends TWSocketClient = TWSocketClient> extends E
       maxConnections: count('maxConnections'),
       maxHandshakes: count('maxHandshakes'),
       maxHandshakesPerIp: count('maxHandshakesPerIp'),
-      tooBusyCloseTimeout: count('tooBusyCloseTimeout'),
-      sslHandshakeTimeout: count('sslHandshakeTimeout'),
+      tooBusyCloseTimeout: ms('tooBusyCloseTimeout'),
+      sslHandshakeTimeout: ms('sslHandshakeTimeout'),
       clientClass: this.checkClientClass(options.clientClass ?? (TWSocketClient as unknown as ClientConstructor<C>)),
     };
     this.policy = resolvePolicy(options as Record<string, unknown>, undefined, WHERE);
     this.clientDefaults = resolveClientDefaults(options.clientDefaults, undefined, WHERE, 'clientDefaults');
     this.sniUnknown = checkSniPolicy(options.sniUnknown ?? 'default', WHERE, 'sniUnknown');
     this.sniMissing = checkSniPolicy(options.sniMissing ?? 'default', WHERE, 'sniMissing');
-    this.recheckIntervalMs = checkCount(options.sslCertRecheckInterval ?? 0, WHERE, 'sslCertRecheckInterval');
+    this.recheckIntervalMs = checkMs(options.sslCertRecheckInterval ?? 0, WHERE, 'sslCertRecheckInterval');
     this.admin = options.admin === undefined ? undefined : newAdminServer(this.adminTarget(), options.admin);
     this.serviceBus = options.bus === undefined ? new LocalBus() : checkBus(options.bus, WHERE);
     const sharedBus = this.serviceBus.status !== 'local';
-    const slotTimeout = count('serviceSlotTimeout');
+    const slotTimeout = ms('serviceSlotTimeout');
     this.reusePort = checkReusePort(options.reusePort ?? SERVER_DEFAULTS.reusePort, WHERE);
     const resolveClass = (ref: ClientClassRef, option: string) => this.checkClientClass(ref as ClientClassRef<C>, option);
     this.hostSet = new HostSet<TWSocketClient>(resolveClass as (ref: ClientClassRef, option: string) => ClientConstructor, this.policy, this.sniUnknown, this.sniMissing, WHERE);
@@ -1027,11 +1029,11 @@ export interface ShutdownResult {
 }
 
 function checkShutdownOptions(options: number | ShutdownOptions): Required<Omit<ShutdownOptions, 'signal' | 'notice'>> & ShutdownOptions {
-  if (typeof options === 'number') return { timeout: checkCount(options, WHERE, 'shutdown timeout') };
+  if (typeof options === 'number') return { timeout: checkMs(options, WHERE, 'shutdown timeout') };
   if (options === null || typeof options !== 'object') {
     throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: shutdown options must be an object or a timeout in ms, got ${describe(options)}`);
   }
-  const timeout = checkCount(options.timeout ?? 5000, WHERE, 'shutdown timeout');
+  const timeout = checkMs(options.timeout ?? 5000, WHERE, 'shutdown timeout');
   const notice = options.notice === undefined ? undefined : checkString(options.notice, WHERE, 'shutdown notice');
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: shutdown option signal must be an AbortSignal, got ${describe(options.signal)}`);

@@ -224,7 +224,8 @@ describe('the bus option', () => {
     expect(() => new TWSocketServer({ bus: 'redis://localhost' as never })).toThrow(/option bus must be a ServiceBus, got "redis:\/\/localhost"/);
     const noId = Object.assign(Object.create(HubBus.prototype), { nodeId: '' });
     expect(() => new TWSocketServer({ bus: noId })).toThrow(/option bus must be a ServiceBus with a nodeId string, got nodeId ""/);
-    expect(() => new TWSocketServer({ serviceSlotTimeout: -1 })).toThrow(/option serviceSlotTimeout must be an integer >= 0, got -1/);
+    expect(() => new TWSocketServer({ serviceSlotTimeout: -1 })).toThrow(/option serviceSlotTimeout must be an integer number of ms from 0 to 2147483647, got -1/);
+    expect(() => new TWSocketServer({ serviceSlotTimeout: 2 ** 31 })).toThrow(/option serviceSlotTimeout must be an integer number of ms from 0 to 2147483647, got 2147483648/);
   });
 
   test('the first listen starts the bus; a listen that opens nothing stops it again; shutdown stops it', async () => {

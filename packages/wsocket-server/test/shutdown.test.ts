@@ -82,7 +82,8 @@ describe('shutdown({ notice, timeout, signal })', () => {
   });
 
   test.each([
-    [{ timeout: -1 }, 'shutdown timeout must be an integer >= 0, got -1'],
+    [{ timeout: -1 }, 'shutdown timeout must be an integer number of ms from 0 to 2147483647, got -1'],
+    [{ timeout: 2 ** 31 }, 'shutdown timeout must be an integer number of ms from 0 to 2147483647, got 2147483648'],
     [{ notice: 42 }, 'shutdown notice must be a string, got 42'],
     [{ signal: 'stop' }, 'shutdown option signal must be an AbortSignal, got "stop"'],
     ['soon', 'shutdown options must be an object or a timeout in ms, got "soon"'],

@@ -519,7 +519,11 @@ describe('defaults', () => {
   });
 
   test('sslHandshakeTimeout and sslContext are checked, the message naming the option', () => {
-    expect(() => new TWSocketServer({ sslHandshakeTimeout: -1 })).toThrow(/option sslHandshakeTimeout must be an integer >= 0, got -1/);
+    expect(() => new TWSocketServer({ sslHandshakeTimeout: -1 })).toThrow(/option sslHandshakeTimeout must be an integer number of ms from 0 to 2147483647, got -1/);
+    // a Node timer longer than 2^31-1 ms fires after 1 ms: every handshake would time out at once
+    expect(() => new TWSocketServer({ sslHandshakeTimeout: 2 ** 31 })).toThrow(/option sslHandshakeTimeout must be an integer number of ms from 0 to 2147483647, got 2147483648/);
+    expect(() => new TWSocketServer({ tooBusyCloseTimeout: 1e12 })).toThrow(/option tooBusyCloseTimeout must be an integer number of ms from 0 to 2147483647, got 1000000000000/);
+    expect(() => new TWSocketServer({ sslCertRecheckInterval: 2 ** 31 })).toThrow(/option sslCertRecheckInterval must be an integer number of ms from 0 to 2147483647, got 2147483648/);
     expect(() => new TWSocketServer({ sslHandshakeTimeout: 1.5 })).toThrow(RangeError);
     expect(() => new TWSocketServer({ sslContext: 'cert.pem' as never })).toThrow(/option sslContext must be a TSslContext or its options/);
     expect(() => new TWSocketServer({ sslContext: { sslCert: dev.cert, sslKey: dev.key, sslSrvSecurity: 'ultra' as never } })).toThrow(

@@ -1,7 +1,7 @@
 export { TWSocket, unmapIPv4 } from './wsocket';
 export type { WSocketEvents, SocketAddresses, TimeoutKind, WSocketDefaults } from './wsocket';
 export { SocketState } from './socket-state';
-export { WSOCKET_DEFAULTS, validateWSocketOptions, describe } from './options';
+export { MAX_TIMER_MS, WSOCKET_DEFAULTS, validateWSocketOptions, describe } from './options';
 export type { WSocketOptions, ReadRateAction } from './options';
 export { ICS_ERR, ICS_ERROR_CODES, WSocketError, WSocketErrorCode, icsError, icsSystemError, withIcsCode, icsCodeOf } from './errors';
 export type { ErrorClass, IcsError, IcsErrorCode, IcsSystemError } from './errors';

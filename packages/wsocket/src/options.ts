@@ -88,7 +88,8 @@ export const WSOCKET_DEFAULTS = {
   readRateCloseAfter: 10000,
 } as const;
 
-const MAX_MS = 2 ** 31 - 1;
+/** The longest delay a Node timer keeps: a longer one fires after 1 ms (TimeoutOverflowWarning). Every ms option is capped here. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Byte counts: integers a Smi holds, so per-connection counters stay small integers. */
 const MAX_BYTES = 2 ** 30;
 
@@ -118,8 +119,8 @@ export function validateWSocketOptions(options: WSocketOptions, where = 'TWSocke
   }
   for (const key of MS_OPTIONS) {
     const value = options[key];
-    if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > MAX_MS)) {
-      throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${where}: option ${key} must be an integer number of ms from 0 to ${MAX_MS}, got ${describe(value)}`);
+    if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > MAX_TIMER_MS)) {
+      throw icsError(RangeError, ICS_ERR.OPTION_OUT_OF_RANGE, `${where}: option ${key} must be an integer number of ms from 0 to ${MAX_TIMER_MS}, got ${describe(value)}`);
     }
   }
   for (const key of COUNT_OPTIONS) {

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import type { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
-import { describe, ICS_ERR, icsError, type IcsErrorCode } from '@ics-ts/wsocket';
+import { MAX_TIMER_MS, describe, ICS_ERR, icsError, type IcsErrorCode } from '@ics-ts/wsocket';
 import { TWSocketServer } from '@ics-ts/wsocket-server';
 import type { DependencyContainer } from 'tsyringe';
 import { checkBufferLimit } from '../input-buffer';
@@ -104,7 +104,7 @@ export class TotalCrossServerSocket implements AsyncIterable<TotalCrossSocket> {
     }
     addr ??= null;
     this.requestedPort = checkArgument('port', port, 0, 65535);
-    this.timeout = checkArgument('timeout', timeout, 0, 2 ** 31 - 1);
+    this.timeout = checkArgument('timeout', timeout, 0, MAX_TIMER_MS);
     this.backlog = checkArgument('backlog', backlog, 1, 2 ** 31 - 1);
     if (addr !== null && (typeof addr !== 'string' || net.isIP(addr) === 0)) {
       throw icsError(TypeError, ICS_ERR.INVALID_OPTION, `${WHERE}: argument 'addr' must be an IP address literal or null, got ${describe(addr)}`);

@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import { describe, validateWSocketDefaults, ICS_ERR, icsError, icsCodeOf } from '@ics-ts/wsocket';
+import { MAX_TIMER_MS, describe, validateWSocketDefaults, ICS_ERR, icsError, icsCodeOf } from '@ics-ts/wsocket';
 import type { WSocketDefaults } from '@ics-ts/wsocket';
 import { SslContextOptions, TSslContext } from '@ics-ts/ssl-context';
 import type { DependencyContainer } from 'tsyringe';
@@ -207,6 +207,14 @@ export function resolveAddress(addr: unknown, family: unknown, where: string, pr
 export function checkBacklog(value: unknown, where: string, prefix = ''): number {
   if (!Number.isInteger(value) || (value as number) < 0) {
     fail('range', where, `option ${prefix}listenBacklog must be an integer >= 0, got ${describe(value)}`);
+  }
+  return value as number;
+}
+
+/** A delay in ms (0 = none or the default named in the option's doc), within what a Node timer holds. */
+export function checkMs(value: unknown, where: string, option: string): number {
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > MAX_TIMER_MS) {
+    fail('range', where, `option ${option} must be an integer number of ms from 0 to ${MAX_TIMER_MS}, got ${describe(value)}`);
   }
   return value as number;
 }
