@@ -16,6 +16,7 @@ export interface Exit {
 export class PrimaryProcess {
   private static readonly running = new Set<PrimaryProcess>();
   readonly child: ChildProcess;
+  /** The exit, once its stdout and stderr are read to the end. */
   readonly exited: Promise<Exit>;
   readonly lines: string[] = [];
   stderr = '';
@@ -37,7 +38,8 @@ export class PrimaryProcess {
       this.wake();
     });
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    // 'close', not 'exit': 'exit' may come before the last of stdout is read (the primary's "done" line); the tests read lines after it
+    this.exited = new Promise((resolve) => this.child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal })));
     this.child.once('close', () => {
       this.ended = true;
       PrimaryProcess.running.delete(this);
