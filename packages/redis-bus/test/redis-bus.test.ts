@@ -44,6 +44,24 @@ function sorted<T extends { key: string }>(entries: T[]): T[] {
   return [...entries].sort((x, y) => x.key.localeCompare(y.key));
 }
 
+/**
+ * Waits until Redis counts `count` subscribers to `topic` of the current service.
+ * subscribe() sends SUBSCRIBE on the subscriber connection and a publish() goes
+ * on another node's command connection: nothing orders the two in Redis.
+ */
+async function untilSubscribed(url: string, topic: string, count: number): Promise<void> {
+  const raw = new Redis(url);
+  try {
+    const channel = `{test-${process.pid}-${serviceCount}}:m:${topic}`;
+    await waitFor(`${count} subscribers to ${topic}`, async () => {
+      const [, subscribers] = (await raw.pubsub('NUMSUB', channel)) as [string, number];
+      return Number(subscribers) === count ? true : undefined;
+    });
+  } finally {
+    raw.disconnect();
+  }
+}
+
 afterEach(async () => {
   await Promise.all(buses.splice(0).map((made) => made.stop()));
 });
@@ -105,6 +123,7 @@ describeWithPrograms({ 'redis-server': 'redis-server' }, 'RedisBus: two nodes ag
     const atB: Array<[string, string]> = [];
     const stopA = a.subscribe('chat', (message, from) => atA.push([message, from]));
     b.subscribe('chat', (message, from) => atB.push([message, from]));
+    await untilSubscribed(redis.url, 'chat', 2);
     a.publish('chat', 'hello from a');
     await waitFor('b got it', () => (atB.length === 1 ? true : undefined));
     b.publish('chat', 'hello from b');
@@ -132,6 +151,7 @@ describeWithPrograms({ 'redis-server': 'redis-server' }, 'RedisBus: two nodes ag
       throw new Error('a broken handler');
     });
     b.subscribe('seq', (message) => got.push(message));
+    await untilSubscribed(redis.url, 'seq', 1);
     for (let i = 0; i < 200; i++) a.publish('seq', String(i));
     await waitFor('200 messages', () => (got.length === 200 ? true : undefined));
     expect(got).toEqual(Array.from({ length: 200 }, (_, i) => String(i)));
@@ -142,6 +162,7 @@ describeWithPrograms({ 'redis-server': 'redis-server' }, 'RedisBus: two nodes ag
     const [a, b] = await twoNodes(redis.url);
     let got = 0;
     b.subscribe('burst', () => got++);
+    await untilSubscribed(redis.url, 'burst', 1);
     for (let i = 0; i < MAX_PENDING_PUBLISHES + 500; i++) a.publish('burst', 'x');
     expect(a.stats().publishDropped).toBe(500);
     // Redis delivers to b's subscriber connection before it replies to a's PUBLISH: wait for both sides
