@@ -355,8 +355,10 @@ describeWithPrograms({ 'redis-server': 'redis-server' }, 'RedisBus: two nodes ag
     serviceCount++;
     const relay = await TcpRelay.open(redis.port);
     try {
-      const a = bus(relay.url, { nodeId: 'node-a' });
-      const b = bus(redis.url, { nodeId: 'node-b' });
+      // a presenceTtl that a loaded machine cannot outrun between the cut and b's read below (with 1.5 s, a late
+      // heartbeat before the cut left barely 1 s); what this test proves does not depend on it
+      const a = bus(relay.url, { nodeId: 'node-a', presenceTtl: 10_000 });
+      const b = bus(redis.url, { nodeId: 'node-b', presenceTtl: 10_000 });
       await Promise.all([a.start(), b.start()]);
       await a.claim('nicks', 'ann', '1');
       await a.claim('nicks', 'dan', '2');
