@@ -32,7 +32,8 @@ type MessageHandler = (message: string, fromNode: string) => void;
  * reason) and serves from what this node knows alone; when Redis is back it
  * writes this node's slots and presence entries back, resubscribes, and goes
  * 'up'. A presence key another node claimed meanwhile is dropped from this
- * node with a 'lost' event.
+ * node with a 'lost' event. A call made while a write-back is under way waits
+ * for it, so its answer already counts this node's slots and entries.
  */
 export class RedisBus extends EventEmitter implements ServiceBus {
   readonly kind = 'redis';
@@ -182,6 +183,7 @@ export class RedisBus extends EventEmitter implements ServiceBus {
     checkAddressKey(key);
     checkLimit('maxClients', maxClients);
     checkLimit('maxClientsPerIp', maxClientsPerIp);
+    if (this.rejoining) await this.rejoining;
     for (let attempt = 0; this.linked && attempt < 2; attempt++) {
       let answer: unknown;
       const sentAs = this.incarnation;
@@ -306,6 +308,7 @@ export class RedisBus extends EventEmitter implements ServiceBus {
     checkName('set', set);
     checkPresenceKey(key);
     checkPresenceValue(value);
+    if (this.rejoining) await this.rejoining;
     for (let attempt = 0; this.linked && attempt < 2; attempt++) {
       let answer: unknown;
       this.presenceWrites++;
@@ -336,6 +339,9 @@ export class RedisBus extends EventEmitter implements ServiceBus {
     checkName('set', set);
     checkPresenceKey(key);
     if (!this.presence.delete(set, key) || !this.linked) return;
+    // a write-back under way may be claiming this key again: the release goes after it
+    if (this.rejoining) await this.rejoining;
+    if (!this.linked) return;
     this.presenceWrites++;
     try {
       await this.script('icsBusReleaseEntry', this.keys.presenceEntries(set), this.nodeId, key);
@@ -347,6 +353,7 @@ export class RedisBus extends EventEmitter implements ServiceBus {
 
   async entries(set: string): Promise<PresenceEntry[]> {
     checkName('set', set);
+    if (this.rejoining) await this.rejoining;
     if (this.linked) {
       // one script call per set at a time, shared by the callers meanwhile (a burst of /who costs Redis one scan),
       // unless this node claimed or released since it was sent: a caller always sees its own writes

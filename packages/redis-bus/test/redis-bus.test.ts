@@ -257,7 +257,37 @@ describeWithPrograms({ 'redis-server': 'redis-server' }, 'RedisBus: two nodes ag
     await a.stop(); // idempotent
   });
 
-  test('a node stalled longer than presenceTtl drops out, and its next call writes its state back', async () => {
+  test('a node whose heartbeats stop arriving for longer than presenceTtl drops out; when they arrive again it writes its state back', async () => {
+    serviceCount++;
+    const relay = await TcpRelay.open(redis.port);
+    try {
+      // a long commandTimeout: the held heartbeat is late, not lost (the node stays 'up' throughout)
+      const a = bus(relay.url, { nodeId: 'node-a', commandTimeout: 60_000 });
+      const b = bus(redis.url, { nodeId: 'node-b' });
+      await Promise.all([a.start(), b.start()]);
+      await a.reserveSlot('10.6.0.1', 0, 0);
+      await a.claim('nicks', 'ann', 'a-1');
+      expect(await b.clientCount()).toBe(1);
+      const statuses = statusLog(a);
+
+      relay.freeze();
+      await waitFor("a's slot and entry no longer counted", async () =>
+        (await b.clientCount()) === 0 && (await b.entries('nicks')).length === 0 ? true : undefined, EXPIRY_WAIT);
+      relay.thaw();
+
+      await waitFor("a's slot and entry written back", async () =>
+        (await b.clientCount()) === 1 && (await b.entries('nicks')).length === 1 ? true : undefined, EXPIRY_WAIT);
+      expect(await b.entries('nicks')).toEqual([{ key: 'ann', value: 'a-1', node: 'node-a' }]);
+      expect(await a.reserveSlot('10.6.0.2', 0, 0)).toBe('ok');
+      expect(await b.clientCount()).toBe(2);
+      expect(statuses).toEqual([]); // Redis was reachable all along
+      expect(a.stats()).toMatchObject({ outages: 0, rejoins: 2 }); // the start, then the write-back
+    } finally {
+      await relay.close();
+    }
+  });
+
+  test('a stalled node finds its next call refused as stale, writes its state back, and answers after that', async () => {
     const [a, b] = await twoNodes(redis.url);
     await a.reserveSlot('10.6.0.1', 0, 0);
     await a.claim('nicks', 'ann', 'a-1');
@@ -265,9 +295,9 @@ describeWithPrograms({ 'redis-server': 'redis-server' }, 'RedisBus: two nodes ag
     // the event loop blocked: no heartbeat goes out, Redis's clock runs on
     const until = Date.now() + TTL + 300;
     while (Date.now() < until);
-    expect(await b.clientCount()).toBe(0);
-    expect(await b.entries('nicks')).toEqual([]);
-    expect(await a.reserveSlot('10.6.0.2', 0, 0)).toBe('ok');
+    // called before any timer runs: this call reaches Redis before the late heartbeat
+    const reserved = a.reserveSlot('10.6.0.2', 0, 0);
+    expect(await reserved).toBe('ok');
     expect(await b.clientCount()).toBe(2);
     expect(await b.entries('nicks')).toEqual([{ key: 'ann', value: 'a-1', node: 'node-a' }]);
     expect(statuses).toEqual([]); // Redis was reachable all along

@@ -4,11 +4,15 @@ import * as net from 'node:net';
  * A loopback TCP relay to a target port: what a bus connects through when a
  * test cuts it off from Redis. cut() drops every relayed connection and turns
  * new ones away at once (a node that vanished, or a partition); mend() lets
- * them through again.
+ * them through again. freeze() holds what the node sends, connections open
+ * (a node whose heartbeats stop arriving: a stalled process or a stalled
+ * network path); thaw() delivers it.
  */
 export class TcpRelay {
   private readonly server: net.Server;
   private readonly pairs = new Set<net.Socket>();
+  /** Each node-side socket and its Redis-side peer. */
+  private readonly toTarget = new Map<net.Socket, net.Socket>();
   private cutOff = false;
 
   private constructor(private readonly targetPort: number) {
@@ -39,6 +43,17 @@ export class TcpRelay {
     this.cutOff = false;
   }
 
+  freeze(): void {
+    for (const [inbound, outbound] of this.toTarget) {
+      inbound.unpipe(outbound);
+      inbound.pause();
+    }
+  }
+
+  thaw(): void {
+    for (const [inbound, outbound] of this.toTarget) inbound.pipe(outbound);
+  }
+
   close(): Promise<void> {
     this.cut();
     return new Promise((resolve) => this.server.close(() => resolve()));
@@ -50,6 +65,8 @@ export class TcpRelay {
       return;
     }
     const outbound = net.connect(this.targetPort, '127.0.0.1');
+    this.toTarget.set(inbound, outbound);
+    inbound.on('close', () => this.toTarget.delete(inbound));
     for (const [from, to] of [[inbound, outbound], [outbound, inbound]] as const) {
       this.pairs.add(from);
       from.pipe(to);
